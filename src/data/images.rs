@@ -1,0 +1,234 @@
+//! [`ImageDataset`]: a labelled batch of images as tensors, the type every image
+//! loader returns and every image method consumes.
+
+use crate::{Error, Result};
+use tch::{Device, Kind, Tensor};
+
+/// Labelled images held as tensors.
+///
+/// * `images`: `[N, C, H, W]` f32 in `[0, 1]`;
+/// * `labels`: `[N]` i64 in `0..class_names.len()`.
+#[derive(Debug)]
+pub struct ImageDataset {
+    pub images: Tensor,
+    pub labels: Tensor,
+    pub class_names: Vec<String>,
+}
+
+impl Clone for ImageDataset {
+    /// A deep copy: the new dataset owns its own storage.
+    fn clone(&self) -> Self {
+        ImageDataset { images: self.images.copy(), labels: self.labels.copy(), class_names: self.class_names.clone() }
+    }
+}
+
+impl ImageDataset {
+    /// Build a dataset, checking that shapes, kinds and label range agree.
+    pub fn new(images: Tensor, labels: Tensor, class_names: Vec<String>) -> Result<Self> {
+        let dims = images.size();
+        if dims.len() != 4 {
+            return Err(Error::shape("ImageDataset images", "[N, C, H, W]", format!("{dims:?}")));
+        }
+        if images.kind() != Kind::Float {
+            return Err(Error::shape("ImageDataset images kind", "Float", format!("{:?}", images.kind())));
+        }
+        let ldims = labels.size();
+        if ldims != [dims[0]] {
+            return Err(Error::shape("ImageDataset labels (one per image)", format!("[{}]", dims[0]), format!("{ldims:?}")));
+        }
+        if labels.kind() != Kind::Int64 {
+            return Err(Error::shape("ImageDataset labels kind", "Int64", format!("{:?}", labels.kind())));
+        }
+        if class_names.is_empty() {
+            return Err(Error::invalid("class_names", "[]", "a dataset needs at least one class"));
+        }
+        if dims[0] > 0 {
+            let lo = labels.min().int64_value(&[]);
+            let hi = labels.max().int64_value(&[]);
+            if lo < 0 || hi >= class_names.len() as i64 {
+                return Err(Error::invalid(
+                    "label",
+                    if lo < 0 { lo } else { hi },
+                    format!("labels must lie in 0..{}", class_names.len()),
+                ));
+            }
+        }
+        Ok(ImageDataset { images, labels, class_names })
+    }
+
+    /// Build from `u8` pixels laid out `[N, C, H, W]`, scaling to `[0, 1]`.
+    pub fn from_u8(pixels: &[u8], shape: [usize; 4], labels: &[i64], class_names: Vec<String>) -> Result<Self> {
+        let [n, c, h, w] = shape;
+        if pixels.len() != n * c * h * w {
+            return Err(Error::shape("pixel buffer", n * c * h * w, pixels.len()));
+        }
+        let images = Tensor::from_slice(pixels)
+            .view([n as i64, c as i64, h as i64, w as i64])
+            .to_kind(Kind::Float)
+            / 255.0;
+        Self::new(images, Tensor::from_slice(labels), class_names)
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images.size()[0] as usize
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of classes (including classes with no image in this dataset).
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// `[C, H, W]` of one image.
+    pub fn image_shape(&self) -> [usize; 3] {
+        let s = self.images.size();
+        [s[1] as usize, s[2] as usize, s[3] as usize]
+    }
+
+    /// Labels as a plain vector.
+    pub fn labels_vec(&self) -> Vec<i64> {
+        Vec::<i64>::try_from(&self.labels.to_device(Device::Cpu)).unwrap_or_default()
+    }
+
+    /// Number of images of each class, indexed by class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.num_classes()];
+        for l in self.labels_vec() {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// The images at `indices`, in that order (a copy).
+    pub fn select(&self, indices: &[usize]) -> Result<Self> {
+        let n = self.len();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(Error::invalid("index", bad, format!("the dataset holds {n} images")));
+        }
+        let idx = Tensor::from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(self.images.device());
+        Ok(ImageDataset {
+            images: self.images.f_index_select(0, &idx)?,
+            labels: self.labels.f_index_select(0, &idx)?,
+            class_names: self.class_names.clone(),
+        })
+    }
+
+    /// The same data on another device.
+    pub fn to_device(&self, device: Device) -> Self {
+        ImageDataset { images: self.images.to_device(device), labels: self.labels.to_device(device), class_names: self.class_names.clone() }
+    }
+
+    /// Counts, shape and pixel statistics, for printing or inline display.
+    pub fn summary(&self, name: &str) -> DatasetSummary {
+        let (mean, std) = if self.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (self.images.mean(Kind::Double).double_value(&[]), self.images.std(true).double_value(&[]))
+        };
+        DatasetSummary {
+            name: name.to_string(),
+            len: self.len(),
+            image_shape: self.image_shape(),
+            class_names: self.class_names.clone(),
+            class_counts: self.class_counts(),
+            pixel_mean: mean,
+            pixel_std: std,
+        }
+    }
+}
+
+/// What [`ImageDataset::summary`] reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub len: usize,
+    pub image_shape: [usize; 3],
+    pub class_names: Vec<String>,
+    pub class_counts: Vec<usize>,
+    pub pixel_mean: f64,
+    pub pixel_std: f64,
+}
+
+impl std::fmt::Display for DatasetSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [c, h, w] = self.image_shape;
+        writeln!(
+            f,
+            "{}: {} images of {c}×{h}×{w}, {} classes, pixel mean {:.4} std {:.4}",
+            self.name,
+            self.len,
+            self.class_names.len(),
+            self.pixel_mean,
+            self.pixel_std
+        )?;
+        for (i, (name, count)) in self.class_names.iter().zip(&self.class_counts).enumerate() {
+            writeln!(f, "  {i:>3} {name:<20} {count:>6}")?;
+        }
+        Ok(())
+    }
+}
+
+impl DatasetSummary {
+    /// HTML table of the summary.
+    pub fn to_html(&self) -> String {
+        let [c, h, w] = self.image_shape;
+        let mut s = format!(
+            "<b>{}</b>: {} images of {c}×{h}×{w}, pixel mean {:.4}, std {:.4}<table><tr><th>class</th><th>name</th><th>count</th></tr>",
+            html_escape(&self.name),
+            self.len,
+            self.pixel_mean,
+            self.pixel_std
+        );
+        for (i, (name, count)) in self.class_names.iter().zip(&self.class_counts).enumerate() {
+            s += &format!("<tr><td>{i}</td><td>{}</td><td>{count}</td></tr>", html_escape(name));
+        }
+        s + "</table>"
+    }
+
+    /// Inline display in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+    }
+}
+
+pub(crate) fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(k: usize) -> Vec<String> {
+        (0..k).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn from_u8_scales_and_counts() {
+        let px = [0u8, 255, 51, 102];
+        let ds = ImageDataset::from_u8(&px, [4, 1, 1, 1], &[0, 1, 1, 2], names(3)).unwrap();
+        assert_eq!(ds.len(), 4);
+        assert_eq!(ds.class_counts(), vec![1, 2, 1]);
+        let v = Vec::<f32>::try_from(ds.images.flatten(0, -1)).unwrap();
+        assert_eq!(v, vec![0.0, 1.0, 0.2, 0.4]);
+    }
+
+    #[test]
+    fn label_out_of_range_is_named() {
+        let e = ImageDataset::from_u8(&[0, 0], [2, 1, 1, 1], &[0, 5], names(3)).unwrap_err().to_string();
+        assert!(e.contains('5'), "{e}");
+    }
+
+    #[test]
+    fn select_keeps_order_and_rejects_bad_index() {
+        let ds = ImageDataset::from_u8(&[10, 20, 30], [3, 1, 1, 1], &[0, 1, 2], names(3)).unwrap();
+        let s = ds.select(&[2, 0]).unwrap();
+        assert_eq!(s.labels_vec(), vec![2, 0]);
+        assert!(ds.select(&[3]).unwrap_err().to_string().contains('3'));
+    }
+}

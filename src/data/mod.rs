@@ -1,0 +1,52 @@
+//! Loading real data and cutting it into the small samples a study needs.
+//!
+//! | source | function | result |
+//! |---|---|---|
+//! | Fashion-MNIST / MNIST (IDX, raw or gz) | [`fashion_mnist`], [`load_mnist_dir`] | [`TrainTest`] of `[N,1,28,28]` |
+//! | CIFAR-10 binary batches | [`cifar10`], [`read_cifar10_batch`] | `[N,3,32,32]` |
+//! | image folder (one sub-folder per class) | [`image_folder`] | `[N,C,H,W]` at a chosen size |
+//! | scikit-learn digits (embedded) | [`digits`] | `[1797,1,8,8]` |
+//! | CSV with a header, diabetes, winequality | [`TabularData`] | `Array2<f64>` + `Array1<f64>` |
+//!
+//! Images are always `[N, C, H, W]` f32 in `[0, 1]` with `[N]` i64 labels
+//! ([`ImageDataset`]). Splits ([`stratified_subsample`], [`stratified_split`],
+//! [`kfold`]) and batches ([`Batches`]) take a seed.
+
+mod batch;
+mod cifar;
+mod convert;
+mod digits;
+mod folder;
+pub mod idx;
+mod images;
+mod mnist;
+mod split;
+mod tabular;
+
+pub use batch::{batch_indices, Batches};
+pub use cifar::{cifar10, parse_cifar10, read_cifar10_batch, CIFAR10_CLASSES};
+pub use convert::{array_to_tensor, images_to_linfa, tensor_to_array1, tensor_to_array2, tensor_to_arrayd};
+pub use digits::{digits, parse_digits_csv};
+pub use folder::{image_folder, FolderConfig};
+pub use images::{DatasetSummary, ImageDataset};
+pub use mnist::{
+    fashion_mnist, fashion_mnist_embedded, fashion_search_path, load_mnist_dir, TrainTest, DATA_ENV, DEBIAN_FASHION_DIR,
+    FASHION_CLASSES,
+};
+pub use split::{group_by_class, kfold, stratified_kfold, stratified_split, stratified_subsample, train_val_split};
+pub use tabular::TabularData;
+
+impl ImageDataset {
+    /// `n_per_class` images of every class, chosen with `seed` (nested across `n`;
+    /// see [`stratified_subsample`]).
+    pub fn subsample_per_class(&self, n_per_class: usize, seed: u64) -> crate::Result<ImageDataset> {
+        let idx = stratified_subsample(&self.labels_vec(), self.num_classes(), n_per_class, seed)?;
+        self.select(&idx)
+    }
+
+    /// Stratified (train, validation) split.
+    pub fn split_validation(&self, val_fraction: f64, seed: u64) -> crate::Result<(ImageDataset, ImageDataset)> {
+        let (t, v) = stratified_split(&self.labels_vec(), self.num_classes(), val_fraction, seed)?;
+        Ok((self.select(&t)?, self.select(&v)?))
+    }
+}

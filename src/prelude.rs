@@ -1,0 +1,11 @@
+//! What a notebook or a script needs in one line: `use smalldata::prelude::*;`.
+
+pub use crate::data::{
+    cifar10, digits, fashion_mnist, fashion_mnist_embedded, image_folder, kfold, stratified_kfold, stratified_split,
+    stratified_subsample, train_val_split, FolderConfig, ImageDataset, TabularData, TrainTest,
+};
+pub use crate::device::device;
+pub use crate::{rng, Error, Result};
+pub use crate::{linfa, ndarray, plotters, tch};
+pub use ndarray::{array, Array1, Array2, Axis};
+pub use tch::{nn, Device, Kind, Tensor};
