@@ -4,6 +4,7 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod plot;
 pub mod prelude;
 
 pub use device::device;
@@ -15,6 +16,7 @@ pub use linfa;
 pub use ndarray;
 pub use plotters;
 pub use tch;
+pub use image;
 
 /// The crate's seeded random generator: Xoshiro256++, whose output for a seed is
 /// fixed by its specification, so the same seed gives the same numbers everywhere.

@@ -96,3 +96,44 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+impl ImageDataset {
+    /// Write the dataset as an image folder that [`image_folder`] reads back:
+    /// `root/<class name>/<index>.png`, 8-bit grey or RGB, one folder per class that
+    /// has images. Characters that cannot be in a folder name (`/`, `\`) become `-`.
+    /// Returns the class folders written.
+    pub fn save_folder(&self, root: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+        let root = root.as_ref();
+        let [c, h, w] = self.image_shape();
+        if c != 1 && c != 3 {
+            return Err(Error::shape("save_folder channels", "1 or 3", c));
+        }
+        let dirs: Vec<PathBuf> = self.class_names.iter().map(|n| root.join(n.replace(['/', '\\'], "-"))).collect();
+        let counts = self.class_counts();
+        let written: Vec<PathBuf> = dirs.iter().zip(&counts).filter(|(_, &n)| n > 0).map(|(d, _)| d.clone()).collect();
+        for d in &written {
+            std::fs::create_dir_all(d).at(d)?;
+        }
+        let bytes = Vec::<u8>::try_from(
+            &self.images.f_to_device(tch::Device::Cpu)?.f_clamp(0.0, 1.0)?.f_mul_scalar(255.0)?.f_round()?.f_to_kind(tch::Kind::Uint8)?.f_contiguous()?.f_view([-1])?,
+        )?;
+        let size = c * h * w;
+        for (i, label) in self.labels_vec().into_iter().enumerate() {
+            let chw = &bytes[i * size..(i + 1) * size];
+            let path = dirs[label as usize].join(format!("{i:05}.png"));
+            let (w32, h32) = (w as u32, h as u32);
+            let saved = if c == 1 {
+                image::GrayImage::from_raw(w32, h32, chw.to_vec()).map(|img| img.save(&path))
+            } else {
+                let hwc: Vec<u8> = (0..h * w).flat_map(|p| (0..3).map(move |k| chw[k * h * w + p])).collect();
+                image::RgbImage::from_raw(w32, h32, hwc).map(|img| img.save(&path))
+            };
+            match saved {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(Error::Image { path, reason: e.to_string() }),
+                None => return Err(Error::shape("save_folder image buffer", size, chw.len())),
+            }
+        }
+        Ok(written)
+    }
+}

@@ -1,0 +1,97 @@
+# smalldata: two commands do everything on a fresh machine.
+#   make demo   set up if needed, then run the main job on the embedded data
+#   make test   set up if needed, then run the Rust tests and execute the notebooks
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT          := $(CURDIR)
+VENV          := $(ROOT)/.venv
+PYTHON        ?= python3
+EVCXR_VERSION := 0.22.0
+CARGO_BIN     := $(HOME)/.cargo/bin
+TORCH_LIB     := $(VENV)/torch/lib
+
+# The Python packages are reinstalled whenever scripts/requirements.txt changes.
+PY_STAMP      := $(VENV)/.requirements-installed
+EVCXR_STAMP   := $(VENV)/.evcxr-$(EVCXR_VERSION)
+DATA_STAMP    := $(VENV)/.datasets-checked
+
+# Environment for the evcxr kernel. evcxr sets RUSTFLAGS itself (to -Cprefer-dynamic),
+# and build scripts cannot add link arguments to the cdylib evcxr builds per cell, so
+# CARGO_ENCODED_RUSTFLAGS (which cargo prefers over RUSTFLAGS) carries -Cprefer-dynamic
+# plus the rpath to libtorch and --no-as-needed -ltorch (which keeps libtorch_cuda).
+SEP := $(shell printf '\037')
+NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
+NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
+
+.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info clean-setup
+
+help:
+	@echo "make demo            run the main job on the embedded default data"
+	@echo "make test            run every test (Rust tests, then the notebooks)"
+	@echo "make setup           install what the two above need (idempotent)"
+	@echo "make notebook        start Jupyter with the Rust kernel set up for smalldata"
+	@echo "make test-rust | test-notebooks   one half of make test"
+
+setup: $(PY_STAMP) $(VENV)/torch $(EVCXR_STAMP) $(DATA_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv "$(VENV)"
+	"$(VENV)/bin/python" -m pip install -q --upgrade pip
+
+$(PY_STAMP): scripts/requirements.txt | $(VENV)/bin/python
+	@echo "setup: installing Python packages (PyTorch 2.13.0 wheel is ~5 GB the first time)"
+	"$(VENV)/bin/python" -m pip install -q --progress-bar off -r scripts/requirements.txt
+	touch "$@"
+
+# torch-sys finds libtorch through .cargo/config.toml's LIBTORCH = .venv/torch.
+$(VENV)/torch: | $(PY_STAMP)
+	ln -sfn "$$("$(VENV)/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')" "$@"
+
+$(EVCXR_STAMP): $(PY_STAMP)
+	@if ! cargo install --list | grep -qx "evcxr_jupyter v$(EVCXR_VERSION):"; then \
+	  echo "setup: cargo install evcxr_jupyter $(EVCXR_VERSION) (about 8 minutes on 2 cores)"; \
+	  cargo install --locked --quiet evcxr_jupyter --version $(EVCXR_VERSION); \
+	fi
+	PATH="$(VENV)/bin:$$PATH" "$(CARGO_BIN)/evcxr_jupyter" --install >/dev/null
+	touch "$@"
+
+# Debian's dataset-fashion-mnist gives the full 70,000 images; without apt (or root)
+# the embedded subset is used and this step only says so.
+$(DATA_STAMP):
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "setup: apt-get install dataset-fashion-mnist"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	    || echo "setup: could not install dataset-fashion-mnist; the embedded subset will be used"; \
+	else echo "setup: no apt-get as root; Fashion-MNIST falls back to the embedded subset"; fi
+	mkdir -p "$(VENV)" && touch "$@"
+
+demo: setup
+	cargo run --release --quiet -- demo
+
+info: setup
+	cargo run --release --quiet -- info
+
+test: test-rust test-notebooks
+
+test-rust: setup
+	cargo test --all-targets --no-fail-fast
+	cargo test --doc
+
+# The runner must report a broken notebook as failed (proof that the check can fail),
+# then every notebook in notebooks/ must run cleanly and show a chart or an image.
+test-notebooks: setup
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py
+
+# Re-execute the notebooks and save their outputs into the committed copies.
+notebooks-refresh: setup
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --write
+
+notebook: setup
+	$(NB_ENV) "$(VENV)/bin/jupyter" notebook --notebook-dir="$(ROOT)/notebooks"
+
+clean-setup:
+	rm -rf "$(VENV)" "$(ROOT)/.evcxr"

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Execute notebooks headless with the evcxr kernel and fail on any cell error.
+
+    python scripts/run_notebooks.py [--write] [--timeout S] [--expect-fail] [NOTEBOOK ...]
+
+Each notebook runs with its own folder as the working directory (so its first cell's
+`:dep smalldata = { path = ".." }` finds the crate). A notebook passes when every cell
+runs without error and its outputs contain at least one inline chart or image
+(`image/png` or an `<svg`). With --write the executed notebook, outputs included,
+replaces the committed copy. Prints one line per notebook and closes with
+"N passed, M failed".
+"""
+import argparse
+import glob
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+
+def has_figure(nb):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data or "image/svg+xml" in data:
+                return True
+            if "<svg" in str(data.get("text/html", "")):
+                return True
+    return False
+
+
+def failing_outputs(nb):
+    """The error and stderr outputs of the cells, which evcxr uses for compile errors."""
+    lines = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                lines.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+                lines.extend(out.get("traceback", [])[-20:])
+            elif out.get("name") == "stderr":
+                lines.append(f"cell {i} stderr: {out.get('text', '')[-2000:]}")
+    return "\n".join(lines)
+
+
+def run(path, timeout, write):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="rust",
+        timeout=timeout,
+        startup_timeout=600,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
+    )
+    started = time.time()
+    try:
+        client.execute()
+    except (CellExecutionError, DeadKernelError) as e:
+        return False, time.time() - started, str(e)[-3000:] + failing_outputs(nb)
+    # evcxr reports a compile error as an error output without failing the request.
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return False, time.time() - started, f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
+    if not has_figure(nb):
+        return False, time.time() - started, "no inline chart or image (image/png or <svg) in the outputs"
+    if write:
+        nbformat.write(nb, path)
+    return True, time.time() - started, ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("notebooks", nargs="*")
+    ap.add_argument("--write", action="store_true", help="save executed outputs into the notebooks")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument("--expect-fail", action="store_true", help="pass only if every notebook given fails (tests the runner itself)")
+    args = ap.parse_args()
+    paths = args.notebooks or sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "*.ipynb")))
+    passed = failed = 0
+    for path in paths:
+        ok, secs, why = run(path, args.timeout, args.write)
+        name = os.path.basename(path)
+        if ok:
+            passed += 1
+            print(f"notebook {name} ... ok ({secs:.0f} s)", flush=True)
+        else:
+            failed += 1
+            print(f"notebook {name} ... FAILED ({secs:.0f} s)\n{why}", flush=True)
+    if args.expect_fail:
+        print(f"runner self-test: {failed} of {len(paths)} broken notebooks reported as failed")
+        sys.exit(0 if paths and failed == len(paths) else 1)
+    print(f"notebooks: {passed} passed, {failed} failed")
+    sys.exit(1 if failed or not paths else 0)
+
+
+if __name__ == "__main__":
+    main()
