@@ -52,6 +52,11 @@ pub enum Error {
     #[error("non-finite value {value} in {context}")]
     NonFinite { context: String, value: f64 },
 
+    /// A metric or statistic that is mathematically undefined for this input (for
+    /// example AUC when only one class is present), reported instead of a NaN.
+    #[error("{what} is undefined: {reason}")]
+    Undefined { what: String, reason: String },
+
     /// The device asked for is not available.
     #[error("device {asked:?} requested but {reason}")]
     Device { asked: String, reason: String },
@@ -78,6 +83,11 @@ impl Error {
     /// Shorthand for [`Error::Format`].
     pub fn format(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Format { path: path.into(), reason: reason.into() }
+    }
+
+    /// Shorthand for [`Error::Undefined`].
+    pub fn undefined(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Undefined { what: what.into(), reason: reason.into() }
     }
 
     /// Shorthand for [`Error::Shape`].

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod evaluate;
 pub mod plot;
 pub mod prelude;
 
