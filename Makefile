@@ -25,7 +25,7 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info clean-setup
+.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info bench-metrics clean-setup
 
 help:
 	@echo "make demo            run the main job on the embedded default data"
@@ -33,6 +33,7 @@ help:
 	@echo "make setup           install what the two above need (idempotent)"
 	@echo "make notebook        start Jupyter with the Rust kernel set up for smalldata"
 	@echo "make test-rust | test-notebooks   one half of make test"
+	@echo "make bench-metrics   our metrics beside scikit-learn's, as speed ratios"
 
 setup: $(PY_STAMP) $(VENV)/torch $(EVCXR_STAMP) $(DATA_STAMP)
 
@@ -92,6 +93,10 @@ notebooks-refresh: setup
 
 notebook: setup
 	$(NB_ENV) "$(VENV)/bin/jupyter" notebook --notebook-dir="$(ROOT)/notebooks"
+
+# Benchmarks: commands that run our code and the peers in one go and print ratios.
+bench-metrics: setup
+	cargo run --release --quiet --example bench_metrics
 
 clean-setup:
 	rm -rf "$(VENV)" "$(ROOT)/.evcxr"

@@ -286,7 +286,10 @@ pub fn roc_curves_per_class(y_true: &[i64], proba: ArrayView2<f64>) -> Result<(V
     let mut grid: Vec<f64> = curves.iter().flat_map(|c| c.fpr.iter().copied()).collect();
     grid.sort_by(f64::total_cmp);
     grid.dedup();
-    let tpr = grid.iter().map(|&x| curves.iter().map(|c| interp(x, &c.fpr, &c.tpr)).sum::<f64>() / k as f64).collect();
+    let mut tpr: Vec<f64> = grid.iter().map(|&x| curves.iter().map(|c| interp(x, &c.fpr, &c.tpr)).sum::<f64>() / k as f64).collect();
+    // like every ROC curve, the average starts at (0, 0)
+    grid.insert(0, 0.0);
+    tpr.insert(0, 0.0);
     let thresholds = vec![f64::NAN; grid.len()];
     Ok((curves, RocCurve { fpr: grid, tpr, thresholds }))
 }
