@@ -167,3 +167,20 @@ fn fixture_has_the_promised_spread() {
     let total: usize = ["binary", "multiclass", "labels", "clustering", "regression", "paired"].iter().map(|n| cases(n).len()).sum();
     assert!(total >= 500, "{total} cases");
 }
+
+#[test]
+fn frechet_distance_and_prdc() {
+    for (i, c) in cases("generative").iter().enumerate() {
+        let (real, fake) = (matrix(&c["real"]), matrix(&c["fake"]));
+        let fd = evaluate::frechet_distance(real.view(), fake.view()).unwrap();
+        // scipy's sqrtm is itself accurate to about 1e-10 on these matrices
+        let want = f(&c["fd"]);
+        assert!((fd - want).abs() <= 1e-7 * want.abs().max(1.0), "case {i}: FD {fd} vs {want}");
+        let k = c["k"].as_u64().unwrap() as usize;
+        let p = evaluate::prdc(real.view(), fake.view(), k).unwrap();
+        assert_close(p.precision, f(&c["precision"]), "precision", i);
+        assert_close(p.recall, f(&c["recall"]), "recall", i);
+        assert_close(p.density, f(&c["density"]), "density", i);
+        assert_close(p.coverage, f(&c["coverage"]), "coverage", i);
+    }
+}

@@ -6,6 +6,7 @@
 //! | probabilities | [`log_loss`], [`roc_curve`], [`roc_auc`], [`roc_auc_multiclass`], [`roc_curves_per_class`] |
 //! | regression | [`rmse`], [`mae`], [`r2`], [`mape`] |
 //! | clustering | [`fowlkes_mallows`], [`adjusted_rand`], [`contingency`] |
+//! | synthetic vs real | [`frechet_distance`], [`prdc`], [`c2st_auc`], [`fmi_label_agreement`], [`fmi_cluster_agreement`], [`train_synthetic_test_real`] |
 //! | statistics | [`Summary`], [`paired_comparison`], [`student_t_cdf`], [`student_t_quantile`] |
 //!
 //! Every function checks its input and returns an error — never a NaN or a panic —
@@ -17,6 +18,7 @@
 mod check;
 mod classification;
 mod clustering;
+mod generative;
 mod regression;
 mod roc;
 mod stats;
@@ -25,6 +27,9 @@ pub use classification::{
     accuracy, balanced_accuracy, confusion_matrix, log_loss, precision_recall_f1, Average, PrecisionRecallF1,
 };
 pub use clustering::{adjusted_rand, contingency, fowlkes_mallows};
+pub use generative::{
+    c2st_auc, fmi_cluster_agreement, fmi_label_agreement, frechet_distance, prdc, train_synthetic_test_real, ClusterAgreement, Prdc,
+};
 pub use regression::{mae, mape, r2, rmse, RegressionScores};
 pub use roc::{roc_auc, roc_auc_multiclass, roc_curve, roc_curves_per_class, MultiClass, RocCurve};
 pub use stats::{paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};

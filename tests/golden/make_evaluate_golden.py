@@ -188,6 +188,44 @@ def stats_cases(k):
     return out, quantiles, cdf
 
 
+def frechet_reference(a, b):
+    """The usual FID formula on features (scipy's matrix square root)."""
+    from scipy import linalg
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def prdc_reference(real, fake, k):
+    """Precision, recall, density, coverage from their definitions (Naeem et al. 2020)."""
+    d_rr = metrics.pairwise_distances(real, real)
+    d_ff = metrics.pairwise_distances(fake, fake)
+    d_rf = metrics.pairwise_distances(real, fake)
+    r_rad = np.sort(d_rr, axis=1)[:, k]  # column 0 is the point itself
+    f_rad = np.sort(d_ff, axis=1)[:, k]
+    return {
+        "precision": float((d_rf <= r_rad[:, None]).any(axis=0).mean()),
+        "recall": float((d_rf <= f_rad[None, :]).any(axis=1).mean()),
+        "density": float((d_rf <= r_rad[:, None]).sum() / (k * fake.shape[0])),
+        "coverage": float((d_rf.min(axis=1) < r_rad).mean()),
+    }
+
+
+def generative_cases(k):
+    out = []
+    for _ in range(k):
+        d = int(rng.integers(2, 17))
+        n, m = int(rng.integers(d + 5, 200)), int(rng.integers(d + 5, 200))
+        real = r6(rng.normal(size=(n, d)))
+        fake = r6(rng.normal(size=(m, d)) * rng.uniform(0.5, 2) + rng.uniform(-1, 1, size=d))
+        kk = int(rng.integers(1, 6))
+        out.append({"real": real.tolist(), "fake": fake.tolist(), "k": kk,
+                    "fd": frechet_reference(real, fake), **prdc_reference(real, fake, kk)})
+    return out
+
+
 def main():
     paired, quantiles, cdf = stats_cases(120)
     golden = {
@@ -200,6 +238,7 @@ def main():
         "paired": paired,
         "t_quantiles": quantiles,
         "t_cdf": cdf,
+        "generative": generative_cases(30),
     }
     text = json.dumps(golden, separators=(",", ":"), allow_nan=False)
     with open(os.path.join(HERE, "evaluate.json.gz"), "wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as f:
