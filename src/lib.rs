@@ -14,6 +14,8 @@ pub use error::{Error, Result};
 // Re-exported so that a notebook's one `:dep smalldata` brings the whole stack, at
 // the versions the crate was built with.
 pub use linfa;
+pub use linfa_clustering;
+pub use linfa_linear;
 pub use ndarray;
 pub use plotters;
 pub use tch;

@@ -18,19 +18,39 @@ use std::collections::HashMap;
 pub fn contingency(a: &[i64], b: &[i64]) -> Result<Array2<u64>> {
     same_len("contingency table", a.len(), b.len())?;
     non_empty("contingency table", a.len())?;
-    let index = |v: &[i64]| {
-        let mut u: Vec<i64> = v.to_vec();
+    let (ia, ka) = dense_codes(a);
+    let (ib, kb) = dense_codes(b);
+    let mut t = Array2::zeros((ka, kb));
+    for (&x, &y) in ia.iter().zip(&ib) {
+        t[[x, y]] += 1;
+    }
+    Ok(t)
+}
+
+/// Replace each label by the rank of its value among the distinct values: codes in
+/// `0..k` and `k`. Labels in a range no wider than the input (the usual case: class
+/// or cluster indices) go through a lookup table; others through a sort.
+fn dense_codes(v: &[i64]) -> (Vec<usize>, usize) {
+    let (lo, hi) = v.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let span = (hi as i128 - lo as i128 + 1) as usize;
+    if span <= v.len().max(1 << 16) {
+        let mut code = vec![usize::MAX; span];
+        for &x in v {
+            code[(x - lo) as usize] = 0;
+        }
+        let mut k = 0;
+        for c in code.iter_mut().filter(|c| **c == 0) {
+            *c = k;
+            k += 1;
+        }
+        (v.iter().map(|&x| code[(x - lo) as usize]).collect(), k)
+    } else {
+        let mut u = v.to_vec();
         u.sort_unstable();
         u.dedup();
         let map: HashMap<i64, usize> = u.iter().enumerate().map(|(i, &x)| (x, i)).collect();
-        (u.len(), map)
-    };
-    let ((ka, ia), (kb, ib)) = (index(a), index(b));
-    let mut t = Array2::zeros((ka, kb));
-    for (x, y) in a.iter().zip(b) {
-        t[[ia[x], ib[y]]] += 1;
+        (v.iter().map(|x| map[x]).collect(), u.len())
     }
-    Ok(t)
 }
 
 /// Pairs together in both, sum over rows of pairs, sum over columns of pairs (×2, i.e. ordered pairs).
@@ -93,6 +113,9 @@ mod tests {
         let f = fowlkes_mallows(&[0, 0, 1, 1], &[0, 0, 0, 1]).unwrap();
         assert!((f - 1.0 / 6f64.sqrt()).abs() < 1e-15);
         assert!(fowlkes_mallows(&[], &[]).is_err());
+        // labels far apart take the sorting path and give the same answer
+        let far = [i64::MIN, i64::MIN, 7, 7];
+        assert_eq!(fowlkes_mallows(&far, &[0, 0, 0, 1]).unwrap(), fowlkes_mallows(&[0, 0, 1, 1], &[0, 0, 0, 1]).unwrap());
         assert!(fowlkes_mallows(&[0], &[0, 1]).unwrap_err().to_string().contains("Fowlkes"));
     }
 }
