@@ -14,7 +14,7 @@ fn roc_and_confusion_save_as_svg_and_png() {
     let (curves, macro_avg) = evaluate::roc_curves_per_class(&y, p.view()).unwrap();
     let mut named: Vec<_> = curves.into_iter().enumerate().map(|(c, r)| (format!("class {c}"), r)).collect();
     named.push(("macro average".into(), macro_avg));
-    let fig = plot::roc_chart("ROC", named).unwrap();
+    let fig = plot::roc_chart("ROC", &named).unwrap();
     fig.save(dir.path().join("roc.svg")).unwrap();
     fig.save(dir.path().join("roc.png")).unwrap();
     let img = image::open(dir.path().join("roc.png")).unwrap().to_rgb8();

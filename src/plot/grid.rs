@@ -8,7 +8,7 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 /// A grid of images encoded as PNG.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImageGrid {
     pub png: Vec<u8>,
     pub width: u32,
@@ -52,6 +52,12 @@ pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| Error::invalid("image grid", e, "PNG encoding failed"))?;
     Ok(ImageGrid { png, width, height })
+}
+
+impl std::fmt::Debug for ImageGrid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImageGrid({}×{} px, {} bytes of PNG)", self.width, self.height, self.png.len())
+    }
 }
 
 impl ImageGrid {

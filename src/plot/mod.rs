@@ -54,12 +54,18 @@ pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
 }
 
 /// A chart rendered to SVG and PNG.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Figure {
     pub svg: String,
     pub png: Vec<u8>,
     pub width: u32,
     pub height: u32,
+}
+
+impl std::fmt::Debug for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Figure({}×{} px, {} bytes of SVG, {} bytes of PNG)", self.width, self.height, self.svg.len(), self.png.len())
+    }
 }
 
 impl Figure {

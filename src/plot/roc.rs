@@ -16,8 +16,8 @@ pub struct RocChart {
 
 /// Render ROC curves, e.g. those of `evaluate::roc_curves_per_class` plus the macro
 /// average, labelled with their AUC in the legend by the caller.
-pub fn roc_chart(title: &str, curves: Vec<(String, RocCurve)>) -> Result<Figure> {
-    Figure::render(&RocChart { title: title.into(), curves })
+pub fn roc_chart(title: &str, curves: &[(String, RocCurve)]) -> Result<Figure> {
+    Figure::render(&RocChart { title: title.into(), curves: curves.to_vec() })
 }
 
 impl Chart for RocChart {
@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn roc_chart_has_legend_and_axes() {
         let c = crate::evaluate::roc_curve(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]).unwrap();
-        let f = roc_chart("ROC", vec![("class a".into(), c.clone()), ("macro average".into(), c)]).unwrap();
+        let f = roc_chart("ROC", &[("class a".into(), c.clone()), ("macro average".into(), c)]).unwrap();
         let texts = super::super::charts::svg_texts(&f.svg);
         for want in ["ROC", "class a", "macro average", "false positive rate", "true positive rate"] {
             assert!(texts.iter().any(|t| t == want), "{want:?} not among {texts:?}");
