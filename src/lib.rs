@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_debug_implementations)]
 
+pub mod augment;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;

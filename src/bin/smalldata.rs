@@ -41,11 +41,28 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Benchmarks beside the peers, printed as ratios and written as JSON.
+    Bench {
+        #[arg(value_enum)]
+        what: BenchArg,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "report/bench-augment.json")]
+        out: PathBuf,
+        /// The Python with torchvision and albumentations.
+        #[arg(long, default_value = ".venv/bin/python")]
+        python: PathBuf,
+    },
     /// The main job on the embedded default data.
     Demo {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchArg {
+    /// crop, rotate and noise images/s against torchvision and albumentations
+    Augment,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,6 +141,9 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 let sub = ds.subsample_per_class(n, seed)?;
                 print!("{}", sub.summary(&format!("{name}, {n} per class (seed {seed})")));
             }
+        }
+        Command::Bench { what: BenchArg::Augment, out, python } => {
+            smalldata::bench::augment(&python, &out)?;
         }
         Command::Demo { seed } => {
             // The study issue replaces this with the augmentation study.

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The peers' side of `smalldata bench augment`: images per second of crop (pad 4),
+rotation (±30°) and Gaussian noise (σ = 0.1) on one CPU thread, for
+
+* torchvision.transforms.v2 applied per image (a fresh draw per image: the same
+  work as smalldata),
+* torchvision.transforms.v2 applied to the whole batch tensor (ONE draw for the
+  batch: different, cheaper work, reported for reference),
+* albumentations applied per image (numpy HWC float32).
+
+    python bench/augment_peers.py SIZE N REPEATS   → JSON on stdout
+"""
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+import cv2  # noqa: E402
+
+cv2.setNumThreads(1)
+import albumentations as A  # noqa: E402
+import torchvision  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
+
+
+def rate(f, n, repeats):
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+def main():
+    size, n, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    torch.manual_seed(0)
+    batch = torch.rand(n, 1, size, size)
+    images = list(batch)
+    arrays = [np.ascontiguousarray(img.permute(1, 2, 0).numpy()) for img in images]
+    tv = {
+        "crop": v2.RandomCrop(size, padding=4),
+        "rotate": v2.RandomRotation(30),
+        "noise": v2.GaussianNoise(sigma=0.1, clip=True),
+    }
+    al = {
+        "crop": A.Compose([A.PadIfNeeded(size + 8, size + 8, border_mode=cv2.BORDER_CONSTANT, fill=0), A.RandomCrop(size, size)]),
+        "rotate": A.Rotate(limit=30, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0),
+        "noise": A.GaussNoise(std_range=(0.1, 0.1), p=1.0),
+    }
+    out = {"versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "albumentations": A.__version__}}
+    for op in ["crop", "rotate", "noise"]:
+        out[op] = {
+            "torchvision_per_image": rate(lambda: [tv[op](img) for img in images], n, repeats),
+            "torchvision_batch": rate(lambda: tv[op](batch), n, repeats),
+            "albumentations_per_image": rate(lambda: [al[op](image=a)["image"] for a in arrays], n, repeats),
+        }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+//! Geometric augmentations: crops, rotations, affine maps, flips and elastic
+//! deformation. Every per-sample warp is one `affine_grid` + `grid_sample` over the
+//! batch (Jaderberg et al. 2015's spatial-transformer sampling), with the sampling
+//! matrix built per sample on the host.
+//!
+//! Convention: a positive angle turns the picture counter-clockwise as displayed
+//! (rows going down), as torchvision does; rotation by 90° equals `rot90`.
+
+use super::{check_batch, check_range, on_device, select_samples, AugRng, Augment};
+use crate::{Error, Result};
+use tch::{Kind, Tensor};
+
+/// How pixels outside the image are filled.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Fill {
+    /// A constant value in `[0, 1]`.
+    Constant(f64),
+    /// Mirror the image at its border (`d c b | a b c d | c b a`), as `numpy.pad(mode="reflect")`.
+    Reflect,
+}
+
+fn check_fill(fill: Fill) -> Result<()> {
+    if let Fill::Constant(v) = fill {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Error::invalid("fill", v, "a constant fill must lie in [0, 1]"));
+        }
+    }
+    Ok(())
+}
+
+/// Sample `x` on per-sample affine grids. `theta` holds one `[2, 3]` sampling matrix
+/// per sample (output → input, normalised coordinates, `align_corners = false`), as
+/// `f64` rows; `out` is the output height and width. Bilinear; outside pixels take the
+/// constant `fill`.
+pub(crate) fn warp(x: &Tensor, theta: &[[f64; 6]], out: (i64, i64), fill: f64) -> Result<Tensor> {
+    let (n, c, _, _) = (x.size()[0], x.size()[1], x.size()[2], x.size()[3]);
+    let flat: Vec<f64> = theta.iter().flat_map(|t| t.iter().copied()).collect();
+    let theta = on_device(&flat, x).view([n, 2, 3]);
+    let grid = Tensor::f_affine_grid_generator(&theta, [n, c, out.0, out.1], false)?;
+    // grid_sample pads with zeros: shift so that zero is the fill value
+    let shifted = x - fill;
+    Ok(shifted.f_grid_sampler(&grid, 0, 0, false)? + fill)
+}
+
+/// Sampling matrix (normalised coordinates) of a pixel-space linear map `a` (2×2,
+/// row-major, output → input) and input offset `t` (pixels), for an `h × w` input
+/// sampled onto an `oh × ow` output.
+pub(crate) fn to_normalised(a: [f64; 4], t: [f64; 2], (h, w): (i64, i64), (oh, ow): (i64, i64)) -> [f64; 6] {
+    let (w, h, ow, oh) = (w as f64, h as f64, ow as f64, oh as f64);
+    // x_in_norm = (2/w) x_in, x_in = a · (ow/2 · x_out_norm) + t
+    [a[0] * ow / w, a[1] * oh / w, 2.0 * t[0] / w, a[2] * ow / h, a[3] * oh / h, 2.0 * t[1] / h]
+}
+
+/// cos and sin of `deg` degrees, exact at multiples of 90°.
+pub(crate) fn cos_sin(deg: f64) -> (f64, f64) {
+    let r = deg.to_radians();
+    let snap = |v: f64| if v.abs() < 1e-12 { 0.0 } else if (v.abs() - 1.0).abs() < 1e-12 { v.signum() } else { v };
+    (snap(r.cos()), snap(r.sin()))
+}
+
+/// Random crop of a fixed size after optional padding (DeVries & Taylor-style
+/// translation augmentation; the standard CIFAR recipe pads 4 and crops 32).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomCrop {
+    pub size: (i64, i64),
+    pub padding: i64,
+    pub fill: Fill,
+}
+
+impl RandomCrop {
+    /// A crop of `height × width`, no padding, constant 0 fill.
+    pub fn new(height: i64, width: i64) -> Self {
+        RandomCrop { size: (height, width), padding: 0, fill: Fill::Constant(0.0) }
+    }
+    /// Pixels added on every side before cropping.
+    pub fn padding(mut self, p: i64) -> Self {
+        self.padding = p;
+        self
+    }
+    /// What the padding holds.
+    pub fn fill(mut self, f: Fill) -> Self {
+        self.fill = f;
+        self
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        if self.size.0 < 1 || self.size.1 < 1 {
+            return Err(Error::invalid("crop size", format!("{:?}", self.size), "must be positive"));
+        }
+        if self.padding < 0 {
+            return Err(Error::invalid("padding", self.padding, "must be ≥ 0"));
+        }
+        check_fill(self.fill)?;
+        Ok(self)
+    }
+}
+
+impl Augment for RandomCrop {
+    fn name(&self) -> String {
+        format!("crop{}x{}+pad{}", self.size.0, self.size.1, self.padding)
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, _, h, w) = check_batch("RandomCrop", x, true)?;
+        let (ch, cw) = me.size;
+        let p = me.padding;
+        if ch > h + 2 * p || cw > w + 2 * p {
+            return Err(Error::invalid(
+                "crop size",
+                format!("{ch}×{cw}"),
+                format!("larger than the {h}×{w} image plus padding {p} on each side"),
+            ));
+        }
+        if me.fill == Fill::Reflect && (p >= h || p >= w) {
+            return Err(Error::invalid("padding", p, format!("reflect padding must be smaller than the image ({h}×{w})")));
+        }
+        let padded = match me.fill {
+            _ if p == 0 => x.shallow_clone(),
+            Fill::Constant(v) if v == 0.0 => x.f_constant_pad_nd([p, p, p, p])?,
+            Fill::Constant(v) => x.f_constant_pad_nd([p, p, p, p])? + pad_fill(x, p, v)?,
+            Fill::Reflect => x.f_reflection_pad2d([p, p, p, p])?,
+        };
+        let oy: Vec<i64> = rng.below(n as usize, (h + 2 * p - ch + 1) as usize).into_iter().map(|v| v as i64).collect();
+        let ox: Vec<i64> = rng.below(n as usize, (w + 2 * p - cw + 1) as usize).into_iter().map(|v| v as i64).collect();
+        crop_at(&padded, &oy, &ox, (ch, cw))
+    }
+}
+
+/// Zero-padded `x` plus `v` on the padded border only (so the pad holds `v`).
+fn pad_fill(x: &Tensor, p: i64, v: f64) -> Result<Tensor> {
+    let ones = Tensor::ones_like(x);
+    let inside = ones.f_constant_pad_nd([p, p, p, p])?;
+    Ok((1.0 - inside) * v)
+}
+
+/// Integer crops at per-sample offsets: `out[n] = x[n, :, oy[n]..oy[n]+h, ox[n]..ox[n]+w]`.
+/// Views (`narrow`) stacked into one copy: no index tensors, one pass over the output.
+fn crop_at(x: &Tensor, oy: &[i64], ox: &[i64], (h, w): (i64, i64)) -> Result<Tensor> {
+    let views = oy
+        .iter()
+        .zip(ox)
+        .enumerate()
+        .map(|(i, (&y, &x0))| x.f_select(0, i as i64)?.f_narrow(1, y, h)?.f_narrow(2, x0, w))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Tensor::f_stack(&views, 0)?)
+}
+
+/// Crop a random box of random area (`scale` × image area) and aspect `ratio`, and
+/// resize it to `size` (Szegedy et al. 2015, "Inception" crops; torchvision's
+/// sampling: 10 tries, then a central crop). Bilinear, without antialiasing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomResizedCrop {
+    pub size: (i64, i64),
+    pub scale: (f64, f64),
+    pub ratio: (f64, f64),
+}
+
+impl RandomResizedCrop {
+    /// Output `height × width`, scale (0.08, 1), ratio (3/4, 4/3).
+    pub fn new(height: i64, width: i64) -> Self {
+        RandomResizedCrop { size: (height, width), scale: (0.08, 1.0), ratio: (3.0 / 4.0, 4.0 / 3.0) }
+    }
+    /// Range of the box area as a fraction of the image.
+    pub fn scale(mut self, lo: f64, hi: f64) -> Self {
+        self.scale = (lo, hi);
+        self
+    }
+    /// Range of the box's width / height.
+    pub fn ratio(mut self, lo: f64, hi: f64) -> Self {
+        self.ratio = (lo, hi);
+        self
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        check_range("scale", self.scale.0, self.scale.1)?;
+        check_range("ratio", self.ratio.0, self.ratio.1)?;
+        if self.scale.0 <= 0.0 || self.scale.1 > 1.0 {
+            return Err(Error::invalid("scale", format!("{:?}", self.scale), "must lie in (0, 1]"));
+        }
+        if self.ratio.0 <= 0.0 {
+            return Err(Error::invalid("ratio", format!("{:?}", self.ratio), "must be positive"));
+        }
+        if self.size.0 < 1 || self.size.1 < 1 {
+            return Err(Error::invalid("size", format!("{:?}", self.size), "must be positive"));
+        }
+        Ok(self)
+    }
+}
+
+impl Augment for RandomResizedCrop {
+    fn name(&self) -> String {
+        "resized_crop".into()
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, _, h, w) = check_batch("RandomResizedCrop", x, true)?;
+        let (hf, wf) = (h as f64, w as f64);
+        let mut theta = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let mut bx = None;
+            for _ in 0..10 {
+                let area = hf * wf * rng.uniform(1, me.scale.0, me.scale.1)[0];
+                let log_r = rng.uniform(1, me.ratio.0.ln(), me.ratio.1.ln())[0];
+                let r = log_r.exp();
+                let (bw, bh) = ((area * r).sqrt().round(), (area / r).sqrt().round());
+                if bw >= 1.0 && bh >= 1.0 && bw <= wf && bh <= hf {
+                    let x0 = rng.below(1, (wf - bw) as usize + 1)[0] as f64;
+                    let y0 = rng.below(1, (hf - bh) as usize + 1)[0] as f64;
+                    bx = Some((x0, y0, bw, bh));
+                    break;
+                }
+            }
+            let (x0, y0, bw, bh) = bx.unwrap_or_else(|| {
+                let (bw, bh) = (wf.min(hf * me.ratio.1), hf.min(wf / me.ratio.0));
+                ((wf - bw) / 2.0, (hf - bh) / 2.0, bw, bh)
+            });
+            // output pixel u (centred coords, in output pixels) → input centre + u · (box/out)
+            let (sx, sy) = (bw / me.size.1 as f64, bh / me.size.0 as f64);
+            let (cx, cy) = (x0 + bw / 2.0 - wf / 2.0, y0 + bh / 2.0 - hf / 2.0);
+            theta.push(to_normalised([sx, 0.0, 0.0, sy], [cx, cy], (h, w), me.size));
+        }
+        warp(x, &theta, me.size, 0.0)
+    }
+}
+
+/// Rotation by a random angle in `degrees` (counter-clockwise positive), about the
+/// centre, keeping the size; corners take the constant `fill`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomRotation {
+    pub degrees: (f64, f64),
+    pub fill: f64,
+}
+
+impl RandomRotation {
+    /// Angles uniform in `[lo, hi]` degrees, fill 0.
+    pub fn new(lo: f64, hi: f64) -> Self {
+        RandomRotation { degrees: (lo, hi), fill: 0.0 }
+    }
+    /// Value of the pixels rotated in from outside.
+    pub fn fill(mut self, v: f64) -> Self {
+        self.fill = v;
+        self
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        check_range("degrees", self.degrees.0, self.degrees.1)?;
+        check_fill(Fill::Constant(self.fill))?;
+        Ok(self)
+    }
+}
+
+impl Augment for RandomRotation {
+    fn name(&self) -> String {
+        format!("rotate({}°..{}°)", self.degrees.0, self.degrees.1)
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, _, h, w) = check_batch("RandomRotation", x, true)?;
+        let theta: Vec<[f64; 6]> = rng
+            .uniform(n as usize, me.degrees.0, me.degrees.1)
+            .into_iter()
+            .map(|d| {
+                let (c, s) = cos_sin(d);
+                to_normalised([c, -s, s, c], [0.0, 0.0], (h, w), (h, w))
+            })
+            .collect();
+        warp(x, &theta, (h, w), me.fill)
+    }
+}
+
+/// Random affine map: rotation, translation (fraction of the size), scale and shear
+/// (degrees, along x then y), composed about the centre; size kept; constant fill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomAffine {
+    pub degrees: (f64, f64),
+    pub translate: (f64, f64),
+    pub scale: (f64, f64),
+    pub shear_x: (f64, f64),
+    pub shear_y: (f64, f64),
+    pub fill: f64,
+}
+
+impl Default for RandomAffine {
+    fn default() -> Self {
+        RandomAffine { degrees: (0.0, 0.0), translate: (0.0, 0.0), scale: (1.0, 1.0), shear_x: (0.0, 0.0), shear_y: (0.0, 0.0), fill: 0.0 }
+    }
+}
+
+impl RandomAffine {
+    /// The identity map; set the parts you want.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Rotation range in degrees.
+    pub fn degrees(mut self, lo: f64, hi: f64) -> Self {
+        self.degrees = (lo, hi);
+        self
+    }
+    /// Largest shift as a fraction of width and height (shifts uniform in ±).
+    pub fn translate(mut self, fx: f64, fy: f64) -> Self {
+        self.translate = (fx, fy);
+        self
+    }
+    /// Zoom range (> 1 enlarges).
+    pub fn scale(mut self, lo: f64, hi: f64) -> Self {
+        self.scale = (lo, hi);
+        self
+    }
+    /// Shear range along x, in degrees.
+    pub fn shear_x(mut self, lo: f64, hi: f64) -> Self {
+        self.shear_x = (lo, hi);
+        self
+    }
+    /// Shear range along y, in degrees.
+    pub fn shear_y(mut self, lo: f64, hi: f64) -> Self {
+        self.shear_y = (lo, hi);
+        self
+    }
+    /// Fill value of the uncovered pixels.
+    pub fn fill(mut self, v: f64) -> Self {
+        self.fill = v;
+        self
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        check_range("degrees", self.degrees.0, self.degrees.1)?;
+        check_range("scale", self.scale.0, self.scale.1)?;
+        check_range("shear_x", self.shear_x.0, self.shear_x.1)?;
+        check_range("shear_y", self.shear_y.0, self.shear_y.1)?;
+        if self.scale.0 <= 0.0 {
+            return Err(Error::invalid("scale", format!("{:?}", self.scale), "must be positive"));
+        }
+        for (name, t) in [("translate x", self.translate.0), ("translate y", self.translate.1)] {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(Error::invalid(name, t, "a fraction of the size must lie in [0, 1]"));
+            }
+        }
+        for s in [self.shear_x.0, self.shear_x.1, self.shear_y.0, self.shear_y.1] {
+            if s.abs() >= 89.0 {
+                return Err(Error::invalid("shear", s, "must lie strictly between −89° and 89°"));
+            }
+        }
+        check_fill(Fill::Constant(self.fill))?;
+        Ok(self)
+    }
+}
+
+impl Augment for RandomAffine {
+    fn name(&self) -> String {
+        "affine".into()
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, _, h, w) = check_batch("RandomAffine", x, true)?;
+        let mut theta = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let a = rng.uniform(1, me.degrees.0, me.degrees.1)[0];
+            let s = rng.uniform(1, me.scale.0, me.scale.1)[0];
+            let shx = rng.uniform(1, me.shear_x.0, me.shear_x.1)[0].to_radians().tan();
+            let shy = rng.uniform(1, me.shear_y.0, me.shear_y.1)[0].to_radians().tan();
+            let tx = rng.uniform(1, -me.translate.0, me.translate.0)[0] * w as f64;
+            let ty = rng.uniform(1, -me.translate.1, me.translate.1)[0] * h as f64;
+            // forward (input → output): translate ∘ rotate(−a, as displayed ccw) ∘ shear ∘ scale
+            let (c, sn) = cos_sin(a);
+            let rot = [c, sn, -sn, c];
+            let shear = [1.0, shx, shy, 1.0 + shx * shy];
+            let f = mul(rot, mul(shear, [s, 0.0, 0.0, s]));
+            let det = f[0] * f[3] - f[1] * f[2];
+            let inv = [f[3] / det, -f[1] / det, -f[2] / det, f[0] / det];
+            // input = inv · (output − t)
+            let t = [-(inv[0] * tx + inv[1] * ty), -(inv[2] * tx + inv[3] * ty)];
+            theta.push(to_normalised(inv, t, (h, w), (h, w)));
+        }
+        warp(x, &theta, (h, w), me.fill)
+    }
+}
+
+fn mul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]]
+}
+
+/// Mirror each sample left–right and/or top–bottom with probability `p`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flip {
+    pub horizontal: bool,
+    pub vertical: bool,
+    pub p: f64,
+}
+
+impl Flip {
+    /// Left–right mirror with probability `p`.
+    pub fn horizontal(p: f64) -> Self {
+        Flip { horizontal: true, vertical: false, p }
+    }
+    /// Top–bottom mirror with probability `p`.
+    pub fn vertical(p: f64) -> Self {
+        Flip { horizontal: false, vertical: true, p }
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        super::check_probability("flip p", self.p)?;
+        Ok(self)
+    }
+}
+
+impl Augment for Flip {
+    fn name(&self) -> String {
+        match (self.horizontal, self.vertical) {
+            (true, false) => "hflip".into(),
+            (false, true) => "vflip".into(),
+            _ => "flip".into(),
+        }
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, ..) = check_batch("Flip", x, true)?;
+        let mut dims = Vec::new();
+        if me.vertical {
+            dims.push(2);
+        }
+        if me.horizontal {
+            dims.push(3);
+        }
+        let flipped = x.f_flip(dims)?;
+        Ok(select_samples(&rng.bernoulli(n as usize, me.p), &flipped, x))
+    }
+}
+
+/// Elastic deformation (Simard et al. 2003): a random displacement field, smoothed
+/// by a Gaussian of width `sigma` pixels and scaled to `alpha` pixels, moves each
+/// pixel; bilinear, constant 0 outside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElasticTransform {
+    pub alpha: f64,
+    pub sigma: f64,
+}
+
+impl ElasticTransform {
+    /// Displacement strength `alpha` (pixels) and smoothness `sigma` (pixels).
+    pub fn new(alpha: f64, sigma: f64) -> Self {
+        ElasticTransform { alpha, sigma }
+    }
+    /// Check the parameters.
+    pub fn build(self) -> Result<Self> {
+        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+            return Err(Error::invalid("alpha", self.alpha, "must be ≥ 0"));
+        }
+        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+            return Err(Error::invalid("sigma", self.sigma, "must be > 0"));
+        }
+        Ok(self)
+    }
+}
+
+impl Augment for ElasticTransform {
+    fn name(&self) -> String {
+        "elastic".into()
+    }
+
+    fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
+        let me = self.clone().build()?;
+        let (n, c, h, w) = check_batch("ElasticTransform", x, true)?;
+        rng.seed_torch();
+        let noise = Tensor::rand([n, 2, h, w], (Kind::Float, x.device())) * 2.0 - 1.0;
+        let smooth = super::photometric::blur_fixed(&noise, me.sigma)?; // [n, 2, h, w]
+        // displacement in pixels → normalised units
+        let scale = Tensor::from_slice(&[2.0 / w as f32, 2.0 / h as f32]).to_device(x.device()).view([1, 2, 1, 1]);
+        let disp = (smooth * me.alpha * scale).permute([0, 2, 3, 1]); // [n, h, w, 2]
+        let identity = on_device(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], x).view([1, 2, 3]).expand([n, 2, 3], false);
+        let grid = Tensor::f_affine_grid_generator(&identity, [n, c, h, w], false)? + disp;
+        Ok(x.f_grid_sampler(&grid, 0, 0, false)?)
+    }
+}

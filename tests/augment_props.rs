@@ -1,0 +1,162 @@
+//! Properties every image augmentation must keep, and the exact identities.
+
+use proptest::prelude::*;
+use smalldata::augment::*;
+use tch::{Device, Kind, Tensor};
+
+fn batch(n: i64, c: i64, h: i64, w: i64, seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    Tensor::rand([n, c, h, w], (Kind::Float, Device::Cpu))
+}
+
+/// Every operation of the library with typical settings, keeping the size.
+fn all_ops() -> Vec<Box<dyn Augment>> {
+    vec![
+        Box::new(RandomCrop::new(16, 16).padding(3).build().unwrap()),
+        Box::new(RandomCrop::new(16, 16).padding(2).fill(geometric_reflect()).build().unwrap()),
+        Box::new(RandomResizedCrop::new(16, 16).build().unwrap()),
+        Box::new(RandomRotation::new(-30.0, 30.0).build().unwrap()),
+        Box::new(RandomAffine::new().degrees(-10.0, 10.0).translate(0.1, 0.1).scale(0.9, 1.1).shear_x(-10.0, 10.0).build().unwrap()),
+        Box::new(Flip::horizontal(0.5).build().unwrap()),
+        Box::new(Flip::vertical(0.5).build().unwrap()),
+        Box::new(GaussianNoise::new(0.1).build().unwrap()),
+        Box::new(GaussianBlur::new(0.5, 1.5).build().unwrap()),
+        Box::new(ColorJitter::new().brightness(0.4).contrast(0.4).saturation(0.4).hue(0.1).build().unwrap()),
+        Box::new(RandomErasing::new(0.5).build().unwrap()),
+        Box::new(ElasticTransform::new(3.0, 2.0).build().unwrap()),
+        Box::new(Compose::new(vec![Box::new(Flip::horizontal(0.5)), Box::new(GaussianNoise::new(0.05))])),
+        Box::new(RandomApply::new(Box::new(RandomRotation::new(-90.0, 90.0)), 0.5).unwrap()),
+        Box::new(OneOf::new(vec![Box::new(Identity), Box::new(GaussianBlur::new(1.0, 1.0))]).unwrap()),
+        Box::new(RandAugment::new(2, 9.0).unwrap()),
+        Box::new(TrivialAugmentWide),
+    ]
+}
+
+fn geometric_reflect() -> smalldata::augment::Fill {
+    smalldata::augment::Fill::Reflect
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn shape_kind_and_range_are_kept(n in 1i64..6, rgb in any::<bool>(), seed in 0u64..1000, op in 0usize..17) {
+        let c = if rgb { 3 } else { 1 };
+        let x = batch(n, c, 16, 16, seed as i64);
+        let ops = all_ops();
+        let y = ops[op].apply(&x, seed).unwrap();
+        prop_assert_eq!(y.size(), x.size(), "{}", ops[op].name());
+        prop_assert_eq!(y.kind(), Kind::Float);
+        let (lo, hi) = (y.min().double_value(&[]), y.max().double_value(&[]));
+        prop_assert!(lo >= 0.0 && hi <= 1.0, "{}: range [{lo}, {hi}]", ops[op].name());
+    }
+
+    #[test]
+    fn same_seed_same_bits(seed in 0u64..1000, op in 0usize..17) {
+        let x = batch(4, 3, 16, 16, 1);
+        let ops = all_ops();
+        let a = ops[op].apply(&x, seed).unwrap();
+        let b = ops[op].apply(&x, seed).unwrap();
+        prop_assert!(a.equal(&b), "{} is not deterministic", ops[op].name());
+    }
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn zero_rotation_and_unpadded_full_crop_are_identities() {
+    let x = batch(5, 3, 12, 20, 3);
+    let r = RandomRotation::new(0.0, 0.0).apply(&x, 0).unwrap();
+    assert!(max_abs_diff(&r, &x) < 1e-5, "{}", max_abs_diff(&r, &x));
+    let c = RandomCrop::new(12, 20).apply(&x, 0).unwrap();
+    assert!(c.equal(&x));
+    let a = RandomAffine::new().apply(&x, 0).unwrap();
+    assert!(max_abs_diff(&a, &x) < 1e-5);
+}
+
+#[test]
+fn rotation_by_90_is_rot90() {
+    let x = batch(3, 1, 16, 16, 4);
+    let r = RandomRotation::new(90.0, 90.0).apply(&x, 0).unwrap();
+    let want = x.rot90(1, [2, 3]);
+    assert!(max_abs_diff(&r, &want) < 1e-5, "{}", max_abs_diff(&r, &want));
+    let r = RandomRotation::new(-90.0, -90.0).apply(&x, 0).unwrap();
+    assert!(max_abs_diff(&r, &x.rot90(-1, [2, 3])) < 1e-5);
+}
+
+#[test]
+fn crop_offsets_are_integer_shifts_of_the_padded_image() {
+    let x = batch(6, 1, 8, 8, 5);
+    let y = RandomCrop::new(8, 8).padding(2).apply(&x, 9).unwrap();
+    let padded = x.constant_pad_nd([2, 2, 2, 2]);
+    for i in 0..6 {
+        let found = (0..5).any(|dy| (0..5).any(|dx| padded.get(i).narrow(1, dy, 8).narrow(2, dx, 8).equal(&y.get(i))));
+        assert!(found, "sample {i} is not a crop of the padded image");
+    }
+}
+
+#[test]
+fn flips_twice_are_the_identity() {
+    let x = batch(4, 3, 9, 7, 6);
+    for f in [Flip::horizontal(1.0), Flip::vertical(1.0)] {
+        let once = f.apply(&x, 0).unwrap();
+        assert!(!once.equal(&x));
+        assert!(f.apply(&once, 1).unwrap().equal(&x));
+    }
+    assert!(Flip::horizontal(1.0).apply(&x, 0).unwrap().equal(&x.flip([3])));
+}
+
+#[test]
+fn noise_has_the_asked_sigma() {
+    let x = Tensor::full([64, 1, 32, 32], 0.5, (Kind::Float, Device::Cpu));
+    for sigma in [0.02, 0.1] {
+        let y = GaussianNoise::new(sigma).clip(false).apply(&x, 3).unwrap();
+        let measured = (&y - &x).std(true).double_value(&[]);
+        assert!((measured - sigma).abs() < 0.02 * sigma, "asked {sigma}, measured {measured}");
+    }
+}
+
+#[test]
+fn mixing_gives_soft_labels_that_sum_to_one() {
+    let x = batch(16, 1, 8, 8, 7);
+    let labels = Tensor::from_slice(&[0i64, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
+    let mut rng = AugRng::new(0);
+    for (images, soft) in [
+        MixUp::new(0.4).unwrap().apply(&x, &labels, 4, &mut rng).unwrap(),
+        CutMix::new(1.0).unwrap().apply(&x, &labels, 4, &mut rng).unwrap(),
+    ] {
+        assert_eq!(images.size(), x.size());
+        assert_eq!(soft.size(), vec![16, 4]);
+        let sums = soft.sum_dim_intlist(1, false, Kind::Float);
+        assert!(max_abs_diff(&sums, &Tensor::ones([16], (Kind::Float, Device::Cpu))) < 1e-6);
+        assert!(soft.min().double_value(&[]) >= 0.0);
+    }
+    assert!(MixUp::new(0.0).is_err());
+    assert!(MixUp::new(0.4).unwrap().apply(&x, &labels, 3, &mut rng).unwrap_err().to_string().contains('3'));
+}
+
+#[test]
+fn bad_parameters_name_the_value() {
+    let msg = |e: smalldata::Error| e.to_string();
+    assert!(msg(Flip::horizontal(1.5).build().unwrap_err()).contains("1.5"));
+    assert!(msg(RandomApply::new(Box::new(Identity), -0.1).unwrap_err()).contains("-0.1"));
+    assert!(msg(GaussianNoise::new(-0.2).build().unwrap_err()).contains("-0.2"));
+    let x = batch(2, 1, 8, 8, 0);
+    let e = msg(RandomCrop::new(20, 20).padding(2).apply(&x, 0).unwrap_err());
+    assert!(e.contains("20×20") && e.contains("8×8"), "{e}");
+    let e = msg(GaussianNoise::new(0.1).apply(&Tensor::zeros([8, 8], (Kind::Float, Device::Cpu)), 0).unwrap_err());
+    assert!(e.contains("[8, 8]"), "{e}");
+    let e = msg(ColorJitter::new().brightness(0.2).apply(&batch(2, 4, 8, 8, 0), 0).unwrap_err());
+    assert!(e.contains("channels") && e.contains('4'), "{e}");
+    assert!(msg(RandomRotation::new(10.0, -10.0).build().unwrap_err()).contains("(10, -10)"));
+}
+
+#[test]
+fn preview_shows_originals_then_copies() {
+    let x = batch(3, 1, 10, 10, 2);
+    let g = preview(&RandomRotation::new(-20.0, 20.0), &x, 4, 0).unwrap();
+    // 5 columns of 10·2 px + gutters, 3 rows
+    assert_eq!((g.width, g.height), (5 * 22 + 2, 3 * 22 + 2));
+}
