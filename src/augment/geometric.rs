@@ -8,7 +8,7 @@
 
 use super::{check_batch, check_range, on_device, select_samples, AugRng, Augment};
 use crate::{Error, Result};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// How pixels outside the image are filled.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +37,9 @@ pub(crate) fn warp(x: &Tensor, theta: &[[f64; 6]], out: (i64, i64), fill: f64) -
     let flat: Vec<f64> = theta.iter().flat_map(|t| t.iter().copied()).collect();
     let theta = on_device(&flat, x).view([n, 2, 3]);
     let grid = Tensor::f_affine_grid_generator(&theta, [n, c, out.0, out.1], false)?;
+    if fill == 0.0 {
+        return Ok(x.f_grid_sampler(&grid, 0, 0, false)?);
+    }
     // grid_sample pads with zeros: shift so that zero is the fill value
     let shifted = x - fill;
     Ok(shifted.f_grid_sampler(&grid, 0, 0, false)? + fill)
@@ -465,8 +468,7 @@ impl Augment for ElasticTransform {
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
         let me = self.clone().build()?;
         let (n, c, h, w) = check_batch("ElasticTransform", x, true)?;
-        rng.seed_torch();
-        let noise = Tensor::rand([n, 2, h, w], (Kind::Float, x.device())) * 2.0 - 1.0;
+        let noise = rng.uniform_tensor(&[n, 2, h, w], x.device()) * 2.0 - 1.0;
         let smooth = super::photometric::blur_fixed(&noise, me.sigma)?; // [n, 2, h, w]
         // displacement in pixels → normalised units
         let scale = Tensor::from_slice(&[2.0 / w as f32, 2.0 / h as f32]).to_device(x.device()).view([1, 2, 1, 1]);

@@ -8,8 +8,9 @@
 //!
 //! Randomness comes from an [`AugRng`] passed in, so a pipeline is a pure
 //! description and the same seed gives bit-identical output on the CPU. Parameters
-//! are drawn on the host from the seeded generator; per-pixel noise is drawn by
-//! libtorch from a seed taken from the same generator.
+//! are drawn on the host from the seeded generator; per-pixel noise is drawn
+//! on the host from the same generator (see [`AugRng::normal_like`]), never from
+//! libtorch's process-global generator.
 //!
 //! ```no_run
 //! use smalldata::augment::{Augment, Compose, GaussianNoise, RandomCrop, RandomRotation};
@@ -78,9 +79,21 @@ impl AugRng {
         (0..n).map(|_| self.0.gen_range(0..k.max(1))).collect()
     }
 
-    /// Seed libtorch's generator from this one, for per-pixel noise.
-    pub fn seed_torch(&mut self) {
-        tch::manual_seed((self.0.gen::<u64>() >> 1) as i64);
+    /// A tensor of standard normal draws (ziggurat), shaped like `like`, on its
+    /// device. Drawn on the host from this generator — not from libtorch's global
+    /// one, which other threads may reseed — so pipelines are reproducible under
+    /// parallelism and give the same numbers on the CPU and a GPU.
+    pub fn normal_like(&mut self, like: &Tensor) -> Tensor {
+        let n = like.numel();
+        let v: Vec<f32> = (&mut self.0).sample_iter(rand_distr::StandardNormal).take(n).collect();
+        Tensor::from_slice(&v).view(like.size().as_slice()).to_device(like.device())
+    }
+
+    /// A tensor of uniform draws in `[0, 1)` of the given shape on `device`, from this generator.
+    pub fn uniform_tensor(&mut self, shape: &[i64], device: tch::Device) -> Tensor {
+        let n: i64 = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| self.0.gen::<f32>()).collect();
+        Tensor::from_slice(&v).view(shape).to_device(device)
     }
 
     /// The underlying generator.

@@ -46,8 +46,8 @@ impl Augment for GaussianNoise {
         let me = self.clone().build()?;
         let (n, ..) = check_batch("GaussianNoise", x, true)?;
         let sigma = on_device(&rng.uniform(n as usize, me.sigma.0, me.sigma.1), x).view([n, 1, 1, 1]);
-        rng.seed_torch();
-        let out = x + x.randn_like() * sigma;
+        let noise = rng.normal_like(x);
+        let out = x + noise * sigma;
         Ok(if me.clip { out.clamp(0.0, 1.0) } else { out })
     }
 }
