@@ -54,9 +54,7 @@ pub struct Info {
 
 /// Gather [`Info`].
 pub fn info() -> Info {
-    let fashion = data::fashion_search_path()
-        .into_iter()
-        .find(|d| d.join("train-images-idx3-ubyte.gz").is_file() || d.join("train-images-idx3-ubyte").is_file())
+    let fashion = data::fashion_dir()
         .map(|d| format!("{} (full)", d.display()))
         .unwrap_or_else(|| "embedded subset (2,000 train + 1,000 test)".to_string());
     Info {

@@ -107,7 +107,7 @@ impl CutMix {
         let (n, _, h, w) = check_batch("CutMix", images, true)?;
         let y = one_hot(labels, num_classes)?;
         let perm = permutation(n, rng, images);
-        let (mut y0, mut y1, mut x0, mut x1, mut kept) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut boxes, mut kept) = (Vec::with_capacity(n as usize), Vec::with_capacity(n as usize));
         for _ in 0..n {
             let lam = beta(rng, self.alpha);
             let (ch, cw) = ((h as f64 * (1.0 - lam).sqrt()).round(), (w as f64 * (1.0 - lam).sqrt()).round());
@@ -115,17 +115,10 @@ impl CutMix {
             let cx = rng.uniform(1, 0.0, w as f64)[0].floor();
             let (a, b) = ((cy - ch / 2.0).max(0.0), (cy + ch / 2.0).min(h as f64));
             let (c, d) = ((cx - cw / 2.0).max(0.0), (cx + cw / 2.0).min(w as f64));
-            y0.push(a);
-            y1.push(b);
-            x0.push(c);
-            x1.push(d);
+            boxes.push([a, b, c, d]);
             kept.push(1.0 - (b - a) * (d - c) / (h * w) as f64);
         }
-        let dev = images.device();
-        let yy = Tensor::arange(h, (Kind::Float, dev)).view([1, 1, h, 1]);
-        let xx = Tensor::arange(w, (Kind::Float, dev)).view([1, 1, 1, w]);
-        let col = |v: &[f64]| on_device(v, images).view([n, 1, 1, 1]);
-        let inside = yy.ge_tensor(&col(&y0)).logical_and(&yy.lt_tensor(&col(&y1))).logical_and(&xx.ge_tensor(&col(&x0))).logical_and(&xx.lt_tensor(&col(&x1)));
+        let inside = super::box_mask(images, &boxes);
         let xm = images.index_select(0, &perm).where_self(&inside, images);
         let l = on_device(&kept, images).view([n, 1]);
         let ym = &y * &l + y.index_select(0, &perm) * (1.0 - &l);

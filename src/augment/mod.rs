@@ -126,7 +126,7 @@ pub trait Augment: std::fmt::Debug + Send + Sync {
         let x = Tensor::from_slice(&raw).view([1, h, w, c]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0;
         let y = self.apply(&x, seed)?;
         let (oh, ow) = (y.size()[2], y.size()[3]);
-        let bytes = Vec::<u8>::try_from((y.clamp(0.0, 1.0) * 255.0).round().to_kind(Kind::Uint8).permute([0, 2, 3, 1]).contiguous().view([-1]))?;
+        let bytes = crate::data::to_u8_bytes(&y.permute([0, 2, 3, 1]))?; // HWC for the image crate
         let bad = || Error::shape("augmented image buffer", oh * ow * c, "another size");
         Ok(if gray {
             image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(ow as u32, oh as u32, bytes).ok_or_else(bad)?)
@@ -170,6 +170,17 @@ pub(crate) fn check_range(name: &str, lo: f64, hi: f64) -> Result<()> {
 /// Host values to a tensor on `like`'s device.
 pub(crate) fn on_device(values: &[f64], like: &Tensor) -> Tensor {
     Tensor::from_slice(values).to_kind(Kind::Float).to_device(like.device())
+}
+
+/// Per-sample rectangles as a mask `[N, 1, H, W]` on `like`'s device: sample `n` is true
+/// inside `boxes[n] = [top, bottom, left, right)` (pixels, end exclusive).
+pub(crate) fn box_mask(like: &Tensor, boxes: &[[f64; 4]]) -> Tensor {
+    let (n, h, w) = (boxes.len() as i64, like.size()[2], like.size()[3]);
+    let dev = like.device();
+    let yy = Tensor::arange(h, (Kind::Float, dev)).view([1, 1, h, 1]);
+    let xx = Tensor::arange(w, (Kind::Float, dev)).view([1, 1, 1, w]);
+    let edge = |k: usize| on_device(&boxes.iter().map(|b| b[k]).collect::<Vec<_>>(), like).view([n, 1, 1, 1]);
+    yy.ge_tensor(&edge(0)).logical_and(&yy.lt_tensor(&edge(1))).logical_and(&xx.ge_tensor(&edge(2))).logical_and(&xx.lt_tensor(&edge(3)))
 }
 
 /// Per-sample selection: `mask[n]` picks `a[n]`, else `b[n]`.

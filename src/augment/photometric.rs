@@ -273,7 +273,7 @@ impl Augment for RandomErasing {
         let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomErasing", x, true)?;
         let (hf, wf) = (h as f64, w as f64);
-        let (mut y0, mut y1, mut x0, mut x1) = (vec![], vec![], vec![], vec![]);
+        let mut boxes = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let area = hf * wf * rng.uniform(1, me.scale.0, me.scale.1)[0];
             let r = rng.uniform(1, me.ratio.0.ln(), me.ratio.1.ln())[0].exp();
@@ -281,17 +281,9 @@ impl Augment for RandomErasing {
             let ew = (area * r).sqrt().round().clamp(1.0, wf);
             let top = rng.below(1, (hf - eh) as usize + 1)[0] as f64;
             let left = rng.below(1, (wf - ew) as usize + 1)[0] as f64;
-            y0.push(top);
-            y1.push(top + eh);
-            x0.push(left);
-            x1.push(left + ew);
+            boxes.push([top, top + eh, left, left + ew]);
         }
-        let dev = x.device();
-        let yy = Tensor::arange(h, (Kind::Float, dev)).view([1, 1, h, 1]);
-        let xx = Tensor::arange(w, (Kind::Float, dev)).view([1, 1, 1, w]);
-        let col = |v: &[f64]| on_device(v, x).view([n, 1, 1, 1]);
-        let inside = yy.ge_tensor(&col(&y0)).logical_and(&yy.lt_tensor(&col(&y1))).logical_and(&xx.ge_tensor(&col(&x0))).logical_and(&xx.lt_tensor(&col(&x1)));
-        let erased = x.masked_fill(&inside, me.value);
+        let erased = x.masked_fill(&super::box_mask(x, &boxes), me.value);
         Ok(select_samples(&rng.bernoulli(n as usize, me.p), &erased, x))
     }
 }

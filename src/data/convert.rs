@@ -33,8 +33,8 @@ pub fn tensor_to_array1(t: &Tensor) -> Result<Array1<f64>> {
     tensor_to_arrayd(t)?.into_dimensionality().map_err(|e| Error::shape("tensor_to_array1", "rank 1", e))
 }
 
-/// Any `f64` array → `Double` tensor of the same shape, on the CPU.
-pub fn array_to_tensor<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>) -> Tensor {
+/// Any `f64` array or view → `Double` tensor of the same shape, on the CPU.
+pub fn array_to_tensor<S: ndarray::Data<Elem = f64>, D: ndarray::Dimension>(a: &ndarray::ArrayBase<S, D>) -> Tensor {
     let shape: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
     let values: Vec<f64> = a.iter().copied().collect(); // logical (row-major) order, whatever the layout
     Tensor::from_slice(&values).view(shape.as_slice())

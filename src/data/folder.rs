@@ -114,9 +114,7 @@ impl ImageDataset {
         for d in &written {
             std::fs::create_dir_all(d).at(d)?;
         }
-        let bytes = Vec::<u8>::try_from(
-            &self.images.f_to_device(tch::Device::Cpu)?.f_clamp(0.0, 1.0)?.f_mul_scalar(255.0)?.f_round()?.f_to_kind(tch::Kind::Uint8)?.f_contiguous()?.f_view([-1])?,
-        )?;
+        let bytes = super::images::to_u8_bytes(&self.images)?;
         let size = c * h * w;
         for (i, label) in self.labels_vec().into_iter().enumerate() {
             let chw = &bytes[i * size..(i + 1) * size];

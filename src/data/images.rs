@@ -142,6 +142,13 @@ impl ImageDataset {
     }
 }
 
+/// Images (any shape, float in `[0, 1]`, values outside are clipped) as 8-bit values
+/// in the tensor's logical order, on the host: what PNG encoders and image folders need.
+pub fn to_u8_bytes(images: &Tensor) -> Result<Vec<u8>> {
+    let t = images.f_to_device(Device::Cpu)?.f_clamp(0.0, 1.0)?.f_mul_scalar(255.0)?.f_round()?;
+    Ok(Vec::<u8>::try_from(&t.f_to_kind(Kind::Uint8)?.f_contiguous()?.f_view([-1])?)?)
+}
+
 /// What [`ImageDataset::summary`] reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DatasetSummary {

@@ -47,12 +47,15 @@ pub fn fashion_mnist(dir: Option<&Path>) -> Result<TrainTest> {
     if let Some(dir) = dir {
         return load_mnist_dir(dir, names);
     }
-    for dir in fashion_search_path() {
-        if find_file(&dir, "train-images-idx3-ubyte").is_some() {
-            return load_mnist_dir(&dir, names);
-        }
+    match fashion_dir() {
+        Some(dir) => load_mnist_dir(&dir, names),
+        None => fashion_mnist_embedded(),
     }
-    fashion_mnist_embedded()
+}
+
+/// The first directory of [`fashion_search_path`] that holds Fashion-MNIST, if any.
+pub fn fashion_dir() -> Option<PathBuf> {
+    fashion_search_path().into_iter().find(|d| find_file(d, "train-images-idx3-ubyte").is_some())
 }
 
 /// Only the embedded subset (2,000 train + 1,000 test images), whatever is installed.

@@ -18,6 +18,7 @@
 
 use super::check::same_len;
 use super::{fowlkes_mallows, roc_auc};
+use crate::data::array_to_tensor as to_tensor;
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2, Axis};
 use tch::{Device, Kind, Tensor};
@@ -36,11 +37,6 @@ fn check_features(what: &str, real: &ArrayView2<f64>, synth: &ArrayView2<f64>, m
         }
     }
     Ok(())
-}
-
-fn to_tensor(x: &ArrayView2<f64>) -> Tensor {
-    let (n, d) = x.dim();
-    Tensor::from_slice(&x.iter().copied().collect::<Vec<_>>()).view([n as i64, d as i64])
 }
 
 /// Mean and covariance (n − 1 normalisation) of `[n, d]` rows.
@@ -126,7 +122,7 @@ pub fn c2st_auc(real: ArrayView2<f64>, synth: ArrayView2<f64>, folds: usize, see
     let splits = crate::data::stratified_kfold(&y, 2, folds, seed)?;
     let mut scores = vec![0.0; y.len()];
     for (train, test) in splits {
-        let w = fit_logistic(&x.select(Axis(0), &train), &train.iter().map(|&i| y[i]).collect::<Vec<_>>(), seed)?;
+        let w = fit_logistic(&x.select(Axis(0), &train), &train.iter().map(|&i| y[i]).collect::<Vec<_>>())?;
         for (&i, s) in test.iter().zip(w.score(&x.select(Axis(0), &test))?) {
             scores[i] = s;
         }
@@ -143,15 +139,15 @@ struct Logistic {
 
 impl Logistic {
     fn score(&self, x: &Array2<f64>) -> Result<Vec<f64>> {
-        let t = (to_tensor(&x.view()) - &self.mean) / &self.std;
+        let t = (to_tensor(x) - &self.mean) / &self.std;
         Ok(Vec::<f64>::try_from(t.matmul(&self.weight) + &self.bias)?)
     }
 }
 
-/// Full-batch L-BFGS-free fit: 300 Adam steps on the mean log-loss + 1e-3‖w‖², from
-/// zero weights (so the result does not depend on the seed beyond the folds).
-fn fit_logistic(x: &Array2<f64>, y: &[i64], _seed: u64) -> Result<Logistic> {
-    let t = to_tensor(&x.view());
+/// Full-batch fit: 300 Adam steps on the mean log-loss + 1e-3‖w‖², from zero weights
+/// (deterministic: the seed of [`c2st_auc`] only chooses the folds).
+fn fit_logistic(x: &Array2<f64>, y: &[i64]) -> Result<Logistic> {
+    let t = to_tensor(x);
     let mean = t.mean_dim(0, true, Kind::Double);
     let std = t.std_dim(0, false, true).clamp_min(1e-12);
     let z = (&t - &mean) / &std;

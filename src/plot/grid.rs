@@ -5,7 +5,7 @@ use super::write_atomic;
 use crate::{Error, Result};
 use base64::Engine;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 /// A grid of images encoded as PNG.
 #[derive(Clone)]
@@ -27,9 +27,7 @@ pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid
         return Err(Error::invalid("ncols/scale", format!("{ncols}/{scale}"), "must be positive"));
     }
     let (n, c, h, w) = (s[0] as usize, s[1] as usize, s[2] as usize, s[3] as usize);
-    let bytes = Vec::<u8>::try_from(
-        &images.f_to_device(Device::Cpu)?.f_clamp(0.0, 1.0)?.f_mul_scalar(255.0)?.f_round()?.f_to_kind(Kind::Uint8)?.f_contiguous()?.f_view([-1])?,
-    )?;
+    let bytes = crate::data::to_u8_bytes(images)?;
     let cols = ncols.min(n.max(1));
     let rows = n.div_ceil(cols).max(1);
     let gap = 2usize;
@@ -76,6 +74,7 @@ impl ImageGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::{Device, Kind};
 
     #[test]
     fn grid_size_and_pixels() {
