@@ -9,6 +9,8 @@ pub mod error;
 pub mod evaluate;
 pub mod plot;
 pub mod prelude;
+pub mod study;
+pub mod train;
 
 pub use device::device;
 pub use error::{Error, Result};
@@ -27,6 +29,22 @@ pub use image;
 /// fixed by its specification, so the same seed gives the same numbers everywhere.
 pub fn rng(seed: u64) -> rand_xoshiro::Xoshiro256PlusPlus {
     <rand_xoshiro::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(seed)
+}
+
+/// A seed for one purpose (`tag`) derived from a run's seed, so that the parts of a
+/// run (initial weights, batch order, augmentation, dropout) draw independent streams
+/// that stay the same when another part changes. SplitMix64 over the seed and an
+/// FNV-1a hash of the tag.
+pub fn derive_seed(seed: u64, tag: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tag.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = seed ^ h;
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Seed every source of randomness that tch uses (CPU and CUDA generators).

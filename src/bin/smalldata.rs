@@ -1,6 +1,8 @@
 //! The `smalldata` command: a thin layer over the library.
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
+use smalldata::study::{run_study, StudyConfig, StudyData};
+use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,11 +54,133 @@ enum Command {
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
     },
-    /// The main job on the embedded default data.
+    /// The augmentation study: sizes × augmentation combinations × seeds, with
+    /// confidence intervals, written to --out (resumes if killed).
+    Study(StudyArgs),
+    /// The main job: the default augmentation study (Fashion-MNIST, n = 10 and 50 per
+    /// class, crop/rotate/noise and all their combinations, 3 seeds).
     Demo {
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Where the report goes.
+        #[arg(long, default_value = "report/study")]
+        out: PathBuf,
+        /// Runs in parallel (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
+}
+
+#[derive(Args)]
+struct StudyArgs {
+    /// fashion-mnist, fashion-mnist-embedded, cifar10 (with --data-dir) or digits.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Where the dataset's files are (default: searched; see `smalldata info`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Training images per class, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,50")]
+    sizes: Vec<usize>,
+    /// Operations to combine: crop[=padding], rotate[=degrees], noise[=sigma], flip,
+    /// erase, blur[=sigma], jitter[=strength], affine, elastic.
+    #[arg(long, value_delimiter = ',', default_value = "crop=3,rotate=15,noise=0.1")]
+    ops: Vec<String>,
+    /// Also compare RandAugment and TrivialAugmentWide.
+    #[arg(long)]
+    policies: bool,
+    /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// small-cnn or small-resnet.
+    #[arg(long, default_value = "small-cnn")]
+    model: String,
+    /// Optimisation steps per run (ignored when --epochs is given).
+    #[arg(long, default_value_t = 400)]
+    steps: usize,
+    /// Train for this many epochs instead of a fixed number of steps.
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// adam, adamw, sgd or nesterov.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// constant, cosine or one-cycle.
+    #[arg(long, default_value = "constant")]
+    schedule: String,
+    /// Score on a stratified subset of this many test images (default: all).
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Runs in parallel, one CPU thread each (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    #[arg(long, default_value = "report/study")]
+    out: PathBuf,
+    /// Discard the results already in --out instead of resuming.
+    #[arg(long)]
+    restart: bool,
+    /// No per-run lines or progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl StudyArgs {
+    fn config(&self) -> smalldata::Result<StudyConfig> {
+        let defaults = StudyConfig::default();
+        let train = TrainConfig {
+            optimizer: self.optimizer.parse()?,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            schedule: self.schedule.parse()?,
+            batch_size: self.batch_size,
+            length: match self.epochs {
+                Some(e) => Length::Epochs(e),
+                None => Length::Steps(self.steps),
+            },
+            ..defaults.train.clone()
+        };
+        let cfg = StudyConfig {
+            data: StudyData::parse(&self.dataset, self.data_dir.clone())?,
+            sizes: self.sizes.clone(),
+            ops: self.ops.iter().map(|o| o.parse()).collect::<smalldata::Result<_>>()?,
+            policies: self.policies,
+            seeds: self.seeds,
+            model: self.model.parse()?,
+            train,
+            test_limit: self.test_limit,
+            jobs: self.jobs.unwrap_or(defaults.jobs),
+            out: self.out.clone(),
+            progress: !self.quiet,
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+}
+
+fn study(cfg: &StudyConfig, restart: bool) -> smalldata::Result<()> {
+    if restart {
+        let results = cfg.out.join(smalldata::study::RESULTS_FILE);
+        if results.exists() {
+            std::fs::remove_file(&results).map_err(|e| smalldata::Error::Io { path: results.clone(), source: e })?;
+        }
+    }
+    let outcome = run_study(cfg)?;
+    println!();
+    print!("{}", outcome.summary.to_table());
+    println!(
+        "\n{} runs ({} trained now, {} resumed) on {} test images from {}; {:.0} s",
+        outcome.rows.len(),
+        outcome.ran,
+        outcome.resumed,
+        outcome.test_images,
+        outcome.data_source,
+        outcome.seconds
+    );
+    println!("report: {}", outcome.report.display());
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,17 +269,15 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         Command::Bench { what: BenchArg::Augment, out, python } => {
             smalldata::bench::augment(&python, &out)?;
         }
-        Command::Demo { seed } => {
-            // The study issue replaces this with the augmentation study.
-            let tt = data::fashion_mnist_embedded()?;
-            println!("smalldata demo on the embedded Fashion-MNIST subset (device {})", smalldata::device::describe(smalldata::device()?));
-            print!("{}", tt.train.summary("train"));
-            print!("{}", tt.test.summary("test"));
-            for n in [10, 50] {
-                let sub = tt.train.subsample_per_class(n, seed)?;
-                println!("subsample: {} images, {} per class (seed {seed})", sub.len(), n);
-            }
-            print!("{}", TabularData::diabetes()?.summary("diabetes"));
+        Command::Study(args) => {
+            let cfg = args.config()?;
+            study(&cfg, args.restart)?;
+        }
+        Command::Demo { out, jobs } => {
+            let defaults = StudyConfig::default();
+            let cfg = StudyConfig { out, jobs: jobs.unwrap_or(defaults.jobs), ..defaults };
+            println!("smalldata demo: the default augmentation study (device {})", smalldata::device::describe(smalldata::device()?));
+            study(&cfg, false)?;
         }
     }
     Ok(())

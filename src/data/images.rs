@@ -118,6 +118,12 @@ impl ImageDataset {
         })
     }
 
+    /// A second handle on the same storage (no copy), e.g. to hand the data to
+    /// another thread: tensors may be sent between threads but not shared.
+    pub fn shallow_clone(&self) -> Self {
+        ImageDataset { images: self.images.shallow_clone(), labels: self.labels.shallow_clone(), class_names: self.class_names.clone() }
+    }
+
     /// The same data on another device.
     pub fn to_device(&self, device: Device) -> Self {
         ImageDataset { images: self.images.to_device(device), labels: self.labels.to_device(device), class_names: self.class_names.clone() }

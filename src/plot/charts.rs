@@ -11,6 +11,8 @@ pub struct BarChart {
     pub title: String,
     pub labels: Vec<String>,
     pub values: Vec<f64>,
+    /// Optional error bars: `(low, high)` per bar, e.g. a confidence interval.
+    pub errors: Option<Vec<(f64, f64)>>,
     pub y_label: String,
 }
 
@@ -22,16 +24,35 @@ pub fn bar_chart(title: &str, labels: &[String], values: &[f64], y_label: &str) 
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
         return Err(Error::NonFinite { context: format!("bar_chart {title:?}"), value: *v });
     }
-    Figure::render(&BarChart { title: title.into(), labels: labels.to_vec(), values: values.to_vec(), y_label: y_label.into() })
+    Figure::render(&BarChart { title: title.into(), labels: labels.to_vec(), values: values.to_vec(), errors: None, y_label: y_label.into() })
+}
+
+/// A bar chart with an error bar `(low, high)` on every bar. Values may be negative
+/// (bars then grow down from 0), so differences such as "accuracy gain over a
+/// baseline, with its confidence interval" read directly.
+pub fn bar_chart_ci(title: &str, labels: &[String], values: &[f64], errors: &[(f64, f64)], y_label: &str) -> Result<Figure> {
+    if errors.len() != values.len() {
+        return Err(Error::shape("bar_chart_ci error bars vs values", values.len(), errors.len()));
+    }
+    if let Some(v) = errors.iter().flat_map(|&(a, b)| [a, b]).find(|v| !v.is_finite()) {
+        return Err(Error::NonFinite { context: format!("bar_chart_ci {title:?} error bars"), value: v });
+    }
+    let mut chart = BarChart { title: title.into(), labels: labels.to_vec(), values: values.to_vec(), errors: None, y_label: y_label.into() };
+    bar_chart(title, labels, values, y_label)?; // same checks on labels and values
+    chart.errors = Some(errors.to_vec());
+    Figure::render(&chart)
 }
 
 impl Chart for BarChart {
     fn size(&self) -> (u32, u32) {
-        ((120 + 70 * self.labels.len()).clamp(480, 1200) as u32, 380)
+        ((120 + 70 * self.labels.len()).max(60 + 9 * self.title.chars().count()).clamp(480, 1200) as u32, 380)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let top = self.values.iter().cloned().fold(0.0f64, f64::max).max(1e-12) * 1.1;
+        let ends = self.values.iter().copied().chain(self.errors.iter().flatten().flat_map(|&(a, b)| [a, b]));
+        let (lo, hi) = ends.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let pad = (hi - lo).max(1e-12) * 0.08;
+        let (bottom, top) = (if lo < 0.0 { lo - pad } else { 0.0 }, if hi > 0.0 { hi + pad } else { pad });
         let n = self.labels.len();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 18))
@@ -39,7 +60,7 @@ impl Chart for BarChart {
             .x_label_area_size(40)
             .y_label_area_size(60)
             // plotters' integer ranges include their end: 0..n-1 holds n bars
-            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..n - 1).into_segmented(), bottom..top)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
@@ -61,6 +82,21 @@ impl Chart for BarChart {
                 bar
             }))
             .map_err(plot_err)?;
+        if let Some(errors) = &self.errors {
+            chart
+                .draw_series(errors.iter().enumerate().map(|(i, &(a, b))| {
+                    PathElement::new(vec![(SegmentValue::CenterOf(i), a), (SegmentValue::CenterOf(i), b)], BLACK.stroke_width(2))
+                }))
+                .map_err(plot_err)?;
+        }
+        if bottom < 0.0 {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(SegmentValue::Exact(0), 0.0), (SegmentValue::Exact(n), 0.0)],
+                    BLACK.mix(0.6).stroke_width(1),
+                )))
+                .map_err(plot_err)?;
+        }
         Ok(())
     }
 }

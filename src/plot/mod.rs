@@ -12,9 +12,11 @@
 mod charts;
 mod grid;
 mod heatmap;
+mod lines;
 mod roc;
 
-pub use charts::{bar_chart, BarChart};
+pub use charts::{bar_chart, bar_chart_ci, BarChart};
+pub use lines::{line_chart, LineChart, Series};
 pub use grid::{image_grid, ImageGrid};
 pub use heatmap::{confusion_heatmap, ConfusionHeatmap};
 pub use roc::{roc_chart, RocChart};

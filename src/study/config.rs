@@ -1,0 +1,361 @@
+//! What a study runs: data, sizes, augmentation methods, seeds, model and training.
+
+use crate::augment::{
+    Augment, ColorJitter, Compose, ElasticTransform, Flip, GaussianBlur, GaussianNoise, RandAugment, RandomAffine, RandomCrop,
+    RandomErasing, RandomRotation, TrivialAugmentWide,
+};
+use crate::data::{fashion_mnist, fashion_mnist_embedded, TrainTest};
+use crate::train::{ModelKind, TrainConfig};
+use crate::{Error, Result};
+use std::path::PathBuf;
+
+/// The image dataset a study draws its small training sets from and scores on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StudyData {
+    /// Fashion-MNIST from `dir`, or the first place that holds it (the full 10,000
+    /// test images), falling back to the embedded subset (1,000 test images).
+    FashionMnist { dir: Option<PathBuf> },
+    /// The embedded subset only: 200 train and 100 test images per class.
+    FashionMnistEmbedded,
+    /// CIFAR-10 binary batches in `dir`.
+    Cifar10 { dir: PathBuf },
+    /// scikit-learn's 8×8 digits, split 75/25 (stratified, seed 0).
+    Digits,
+}
+
+impl StudyData {
+    /// `fashion-mnist`, `fashion-mnist-embedded`, `cifar10` (needs `dir`) or `digits`.
+    pub fn parse(name: &str, dir: Option<PathBuf>) -> Result<Self> {
+        match name {
+            "fashion-mnist" => Ok(StudyData::FashionMnist { dir }),
+            "fashion-mnist-embedded" => Ok(StudyData::FashionMnistEmbedded),
+            "cifar10" => match dir {
+                Some(dir) => Ok(StudyData::Cifar10 { dir }),
+                None => Err(Error::invalid("dataset", name, "cifar10 needs --data-dir naming the folder of its binary batches")),
+            },
+            "digits" => Ok(StudyData::Digits),
+            other => Err(Error::invalid("dataset", other, "known datasets: fashion-mnist, fashion-mnist-embedded, cifar10, digits")),
+        }
+    }
+
+    /// Load the train and test halves.
+    pub fn load(&self) -> Result<TrainTest> {
+        match self {
+            StudyData::FashionMnist { dir } => fashion_mnist(dir.as_deref()),
+            StudyData::FashionMnistEmbedded => fashion_mnist_embedded(),
+            StudyData::Cifar10 { dir } => crate::data::cifar10(dir),
+            StudyData::Digits => {
+                let all = crate::data::digits()?;
+                let (train, test) = all.split_validation(0.25, 0)?;
+                Ok(TrainTest { train, test, source: "scikit-learn digits (embedded), 75/25 split".into() })
+            }
+        }
+    }
+}
+
+/// One augmentation operation a study can combine with others. Parsed from
+/// `crop`, `crop=4` (padding), `rotate=15` (degrees), `noise=0.1` (sigma), `flip`,
+/// `erase`, `blur=1.0` (max sigma), `jitter=0.3` (brightness and contrast),
+/// `affine`, `elastic`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// Random crop back to the image size after zero padding of `padding` pixels.
+    Crop { padding: i64 },
+    /// Random rotation uniform in ±`degrees`.
+    Rotate { degrees: f64 },
+    /// Gaussian noise of standard deviation `sigma`, clipped to [0, 1].
+    Noise { sigma: f64 },
+    /// Horizontal flip with probability 0.5.
+    Flip,
+    /// Random erasing (torchvision's defaults, p = 0.5).
+    Erase,
+    /// Gaussian blur, sigma uniform in [0.1, `sigma`].
+    Blur { sigma: f64 },
+    /// Brightness and contrast jitter of ±`strength`.
+    Jitter { strength: f64 },
+    /// Random affine: ±10°, translate 10%, scale 0.9–1.1, shear ±10°.
+    Affine,
+    /// Elastic deformation (alpha 34, sigma 4, in pixels).
+    Elastic,
+}
+
+impl std::str::FromStr for Op {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, value) = match s.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (s.trim(), None),
+        };
+        let num = |default: f64| -> Result<f64> {
+            match value {
+                None => Ok(default),
+                Some(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| Error::invalid("augmentation parameter", s, "expected a number after '='")),
+            }
+        };
+        let no_value = |op: Op| match value {
+            None => Ok(op),
+            Some(_) => Err(Error::invalid("augmentation", s, format!("{name} takes no parameter"))),
+        };
+        match name {
+            "crop" => {
+                let p = num(3.0)?;
+                if p < 0.0 || p.fract() != 0.0 {
+                    return Err(Error::invalid("crop padding", s, "must be a whole number of pixels ≥ 0"));
+                }
+                Ok(Op::Crop { padding: p as i64 })
+            }
+            "rotate" => Ok(Op::Rotate { degrees: num(15.0)? }),
+            "noise" => Ok(Op::Noise { sigma: num(0.1)? }),
+            "flip" => no_value(Op::Flip),
+            "erase" => no_value(Op::Erase),
+            "blur" => Ok(Op::Blur { sigma: num(1.0)? }),
+            "jitter" => Ok(Op::Jitter { strength: num(0.3)? }),
+            "affine" => no_value(Op::Affine),
+            "elastic" => no_value(Op::Elastic),
+            other => Err(Error::invalid(
+                "augmentation",
+                other,
+                "known: crop[=padding], rotate[=degrees], noise[=sigma], flip, erase, blur[=sigma], jitter[=strength], affine, elastic",
+            )),
+        }
+    }
+}
+
+impl Op {
+    /// The short name used in method names (`crop+rotate`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Crop { .. } => "crop",
+            Op::Rotate { .. } => "rotate",
+            Op::Noise { .. } => "noise",
+            Op::Flip => "flip",
+            Op::Erase => "erase",
+            Op::Blur { .. } => "blur",
+            Op::Jitter { .. } => "jitter",
+            Op::Affine => "affine",
+            Op::Elastic => "elastic",
+        }
+    }
+
+    /// The name with its parameter, e.g. `crop(padding 3)`.
+    pub fn describe(&self) -> String {
+        match *self {
+            Op::Crop { padding } => format!("crop(padding {padding})"),
+            Op::Rotate { degrees } => format!("rotate(±{degrees}°)"),
+            Op::Noise { sigma } => format!("noise(σ {sigma}, clipped)"),
+            Op::Blur { sigma } => format!("blur(σ 0.1–{sigma})"),
+            Op::Jitter { strength } => format!("jitter(±{strength})"),
+            _ => self.name().to_string(),
+        }
+    }
+
+    /// The operation for images of `height` × `width`, its parameters checked.
+    pub fn build(&self, height: i64, width: i64) -> Result<Box<dyn Augment>> {
+        Ok(match *self {
+            Op::Crop { padding } => Box::new(RandomCrop::new(height, width).padding(padding).build()?),
+            Op::Rotate { degrees } => {
+                if degrees < 0.0 {
+                    return Err(Error::invalid("rotate degrees", degrees, "give the half-range, ≥ 0"));
+                }
+                Box::new(RandomRotation::new(-degrees, degrees).build()?)
+            }
+            Op::Noise { sigma } => Box::new(GaussianNoise::new(sigma).build()?),
+            Op::Flip => Box::new(Flip::horizontal(0.5).build()?),
+            Op::Erase => Box::new(RandomErasing::new(0.5).build()?),
+            Op::Blur { sigma } => Box::new(GaussianBlur::new(0.1, sigma).build()?),
+            Op::Jitter { strength } => Box::new(ColorJitter::new().brightness(strength).contrast(strength).build()?),
+            Op::Affine => Box::new(
+                RandomAffine::new().degrees(-10.0, 10.0).translate(0.1, 0.1).scale(0.9, 1.1).shear_x(-10.0, 10.0).build()?,
+            ),
+            Op::Elastic => Box::new(ElasticTransform::new(34.0, 4.0).build()?),
+        })
+    }
+}
+
+/// One arm of the study: no augmentation, a combination of operations applied in
+/// order, or an automatic policy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Ops(Vec<Op>),
+    /// RandAugment with n = 2 operations at magnitude 9 (of 30).
+    RandAugment,
+    TrivialAugment,
+}
+
+impl Method {
+    /// `none`, `crop`, `crop+rotate`, …, `randaugment`, `trivialaugment`.
+    pub fn name(&self) -> String {
+        match self {
+            Method::Ops(ops) if ops.is_empty() => "none".into(),
+            Method::Ops(ops) => ops.iter().map(|o| o.name()).collect::<Vec<_>>().join("+"),
+            Method::RandAugment => "randaugment".into(),
+            Method::TrivialAugment => "trivialaugment".into(),
+        }
+    }
+
+    /// The name with every parameter, stored with each result so that a resumed
+    /// study never mixes runs of different settings under one name.
+    pub fn describe(&self) -> String {
+        match self {
+            Method::Ops(ops) if ops.is_empty() => "none".into(),
+            Method::Ops(ops) => ops.iter().map(|o| o.describe()).collect::<Vec<_>>().join(" + "),
+            Method::RandAugment => "RandAugment(n 2, m 9)".into(),
+            Method::TrivialAugment => "TrivialAugmentWide".into(),
+        }
+    }
+
+    /// The pipeline for images of `height` × `width` (`None` for `none`).
+    pub fn pipeline(&self, height: i64, width: i64) -> Result<Option<Box<dyn Augment>>> {
+        Ok(match self {
+            Method::Ops(ops) if ops.is_empty() => None,
+            Method::Ops(ops) if ops.len() == 1 => Some(ops[0].build(height, width)?),
+            Method::Ops(ops) => Some(Box::new(Compose::new(ops.iter().map(|o| o.build(height, width)).collect::<Result<_>>()?))),
+            Method::RandAugment => Some(Box::new(RandAugment::new(2, 9.0)?)),
+            Method::TrivialAugment => Some(Box::new(TrivialAugmentWide)),
+        })
+    }
+}
+
+/// Every combination of `ops` — none, each alone, every pair, …, all — in that
+/// order, keeping the given order inside a combination; then the policies.
+pub fn methods(ops: &[Op], policies: bool) -> Vec<Method> {
+    let k = ops.len();
+    let mut subsets: Vec<u32> = (0..1u32 << k).collect();
+    subsets.sort_by_key(|m| (m.count_ones(), (0..k).map(|i| (m >> i) & 1 == 0).collect::<Vec<_>>()));
+    let mut out: Vec<Method> =
+        subsets.into_iter().map(|m| Method::Ops((0..k).filter(|i| (m >> i) & 1 == 1).map(|i| ops[i]).collect())).collect();
+    if policies {
+        out.push(Method::RandAugment);
+        out.push(Method::TrivialAugment);
+    }
+    out
+}
+
+/// A whole study. [`StudyConfig::default`] is the default protocol that `make demo` runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StudyConfig {
+    pub data: StudyData,
+    /// Training images per class, one grid row each.
+    pub sizes: Vec<usize>,
+    pub ops: Vec<Op>,
+    /// Add RandAugment and TrivialAugmentWide as methods.
+    pub policies: bool,
+    /// Seeds 0..seeds; each seed fixes the subsample, initial weights and batch order
+    /// shared by every method (the paired design).
+    pub seeds: usize,
+    pub model: ModelKind,
+    /// How each run trains; its `seed` is replaced by the run's seed.
+    pub train: TrainConfig,
+    /// Score on a stratified subset of this many test images (all when `None`).
+    pub test_limit: Option<usize>,
+    /// Runs in parallel, each on one CPU thread (results do not depend on it).
+    pub jobs: usize,
+    pub out: PathBuf,
+    /// Show a progress bar over runs (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for StudyConfig {
+    /// Fashion-MNIST, n ∈ {10, 50}, crop (padding 3), rotate (±15°), noise (σ 0.1),
+    /// all 8 combinations, 3 seeds, the small CNN, Adam lr 1e-3, batch 64, 400 steps,
+    /// scored on the whole test set, into `report/`.
+    fn default() -> Self {
+        StudyConfig {
+            data: StudyData::FashionMnist { dir: None },
+            sizes: vec![10, 50],
+            ops: vec![Op::Crop { padding: 3 }, Op::Rotate { degrees: 15.0 }, Op::Noise { sigma: 0.1 }],
+            policies: false,
+            seeds: 3,
+            model: ModelKind::SmallCnn,
+            train: TrainConfig { progress: false, ..TrainConfig::default() },
+            test_limit: None,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            out: PathBuf::from("report"),
+            progress: true,
+        }
+    }
+}
+
+impl StudyConfig {
+    /// The methods compared, in table order.
+    pub fn methods(&self) -> Vec<Method> {
+        methods(&self.ops, self.policies)
+    }
+
+    /// Checks that need no data: run before anything is loaded or trained.
+    pub fn check(&self) -> Result<()> {
+        if self.sizes.is_empty() {
+            return Err(Error::invalid("sizes", "[]", "give at least one number of images per class"));
+        }
+        if let Some(&z) = self.sizes.iter().find(|&&n| n == 0) {
+            return Err(Error::invalid("size", z, "images per class must be at least 1"));
+        }
+        let mut sorted = self.sizes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.sizes.len() {
+            return Err(Error::invalid("sizes", format!("{:?}", self.sizes), "each size may appear once"));
+        }
+        if self.seeds == 0 {
+            return Err(Error::invalid("seeds", 0, "a study needs at least 1 seed (3 or more for confidence intervals)"));
+        }
+        if self.jobs == 0 {
+            return Err(Error::invalid("jobs", 0, "must be at least 1"));
+        }
+        let mut names: Vec<&str> = self.ops.iter().map(|o| o.name()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::invalid("ops", w[0], "each operation may appear once"));
+        }
+        if self.ops.len() > 8 {
+            return Err(Error::invalid("number of ops", self.ops.len(), "at most 8 (2^8 = 256 combinations per size and seed)"));
+        }
+        if self.test_limit == Some(0) {
+            return Err(Error::invalid("test limit", 0, "must be at least 1 image"));
+        }
+        self.train.check()?;
+        // building every pipeline checks every operation's parameters
+        for m in self.methods() {
+            m.pipeline(28, 28)?;
+        }
+        Ok(())
+    }
+
+    /// Checks against the loaded data: every size must fit every class.
+    pub fn check_data(&self, data: &TrainTest) -> Result<()> {
+        let counts = data.train.class_counts();
+        let largest = *self.sizes.iter().max().unwrap_or(&0);
+        if let Some((class, &have)) = counts.iter().enumerate().find(|(_, &c)| c < largest) {
+            return Err(Error::invalid(
+                "size",
+                largest,
+                format!(
+                    "class {class} ({}) has only {have} training images in {}",
+                    data.train.class_names.get(class).map(String::as_str).unwrap_or("?"),
+                    data.source
+                ),
+            ));
+        }
+        let [_, h, w] = data.train.image_shape();
+        for m in self.methods() {
+            m.pipeline(h as i64, w as i64)?;
+        }
+        Ok(())
+    }
+
+    /// What makes two runs comparable: data, model, training, test set (not the
+    /// grid, which may grow between resumes). Stored with every result row.
+    pub fn protocol(&self) -> String {
+        let train = TrainConfig { seed: 0, progress: false, ..self.train.clone() };
+        serde_json::json!({
+            "data": self.data,
+            "model": self.model,
+            "train": train,
+            "test_limit": self.test_limit,
+        })
+        .to_string()
+    }
+}

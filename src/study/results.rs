@@ -1,0 +1,200 @@
+//! `results.jsonl`: one JSON line per finished run, appended and flushed to disk as
+//! each run ends, so a killed study loses at most the runs in flight and resumes
+//! where it stopped.
+
+use crate::error::IoContext;
+use crate::{Error, Result};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The result of one (size, method, seed) run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRow {
+    pub n_per_class: usize,
+    /// The method's short name (`none`, `crop+rotate`, …).
+    pub augment: String,
+    pub seed: u64,
+    pub accuracy: f64,
+    pub auc_macro_ovr: f64,
+    pub log_loss: f64,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+    /// Mean training loss over the last epoch.
+    pub final_train_loss: f64,
+    pub test_images: usize,
+    /// The method with all its parameters.
+    pub method: String,
+    /// The protocol the run followed ([`super::StudyConfig::protocol`]).
+    pub protocol: String,
+}
+
+impl RunRow {
+    /// The run's identity in the grid.
+    pub fn key(&self) -> (usize, String, u64) {
+        (self.n_per_class, self.augment.clone(), self.seed)
+    }
+}
+
+/// The results file of a study directory, opened for appending.
+#[derive(Debug)]
+pub struct ResultsFile {
+    path: PathBuf,
+    file: std::fs::File,
+    rows: Vec<RunRow>,
+    /// Bytes of an unfinished last line that opening removed (a run killed mid-write).
+    pub repaired_bytes: usize,
+}
+
+impl ResultsFile {
+    /// Open (creating if needed) and read every complete row. An unfinished or
+    /// unreadable *last* line — what a kill during a write leaves — is cut off; an
+    /// unreadable line elsewhere is an error naming it. A key seen twice keeps its
+    /// first row.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).at(&path),
+        };
+        let (rows, good_len) = parse_rows(&path, &text)?;
+        let repaired_bytes = text.len() - good_len;
+        if repaired_bytes > 0 {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).at(&path)?;
+            f.set_len(good_len as u64).at(&path)?;
+            f.sync_all().at(&path)?;
+        }
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
+        Ok(ResultsFile { path, file, rows, repaired_bytes })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows read or appended so far, in file order, one per key.
+    pub fn rows(&self) -> &[RunRow] {
+        &self.rows
+    }
+
+    /// Keys already present.
+    pub fn done(&self) -> HashSet<(usize, String, u64)> {
+        self.rows.iter().map(RunRow::key).collect()
+    }
+
+    /// Append one row as one line in one write, then flush it to disk.
+    pub fn append(&mut self, row: RunRow) -> Result<()> {
+        let mut line = serde_json::to_string(&row)?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).at(&self.path)?;
+        self.file.sync_data().at(&self.path)?;
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
+/// Parse complete lines; return the rows and the byte length of the good prefix.
+fn parse_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<RunRow>, usize)> {
+    let mut rows = Vec::new();
+    let mut seen = HashSet::new();
+    let mut offset = 0;
+    let mut lines = bytes.split_inclusive(|&b| b == b'\n').enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let last = lines.peek().is_none();
+        let complete = line.ends_with(b"\n");
+        let parsed = std::str::from_utf8(line).ok().and_then(|s| {
+            let s = s.trim();
+            if s.is_empty() {
+                None
+            } else {
+                Some(serde_json::from_str::<RunRow>(s))
+            }
+        });
+        match parsed {
+            None if complete && std::str::from_utf8(line).is_ok_and(|s| s.trim().is_empty()) => {}
+            Some(Ok(row)) if complete => {
+                if seen.insert(row.key()) {
+                    rows.push(row);
+                }
+            }
+            _ if last && !complete => return Ok((rows, offset)), // cut off: a write interrupted by a kill
+            Some(Err(e)) => return Err(Error::Format { path: path.to_path_buf(), reason: format!("line {}: {e}", i + 1) }),
+            _ => return Err(Error::Format { path: path.to_path_buf(), reason: format!("line {}: not a UTF-8 JSON row", i + 1) }),
+        }
+        offset += line.len();
+    }
+    Ok((rows, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: usize, augment: &str, seed: u64) -> RunRow {
+        RunRow {
+            n_per_class: n,
+            augment: augment.into(),
+            seed,
+            accuracy: 0.5,
+            auc_macro_ovr: 0.9,
+            log_loss: 1.0,
+            train_seconds: 1.0,
+            eval_seconds: 0.1,
+            final_train_loss: 0.3,
+            test_images: 100,
+            method: augment.into(),
+            protocol: "p".into(),
+        }
+    }
+
+    #[test]
+    fn appends_reopens_and_cuts_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut f = ResultsFile::open(&path).unwrap();
+        f.append(row(10, "none", 0)).unwrap();
+        f.append(row(10, "crop", 0)).unwrap();
+        drop(f);
+        // a kill in the middle of the third write
+        let line = serde_json::to_string(&row(10, "rotate", 0)).unwrap();
+        let mut raw = std::fs::read(&path).unwrap();
+        let good = raw.len();
+        raw.extend_from_slice(&line.as_bytes()[..line.len() / 2]);
+        std::fs::write(&path, &raw).unwrap();
+
+        let mut f = ResultsFile::open(&path).unwrap();
+        assert_eq!(f.rows().len(), 2);
+        assert_eq!(f.repaired_bytes, line.len() / 2);
+        assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, good);
+        f.append(row(10, "rotate", 0)).unwrap();
+        drop(f);
+        let f = ResultsFile::open(&path).unwrap();
+        assert_eq!(f.rows().iter().map(|r| r.augment.as_str()).collect::<Vec<_>>(), ["none", "crop", "rotate"]);
+        assert_eq!(f.repaired_bytes, 0);
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let good = serde_json::to_string(&row(10, "none", 0)).unwrap();
+        std::fs::write(&path, format!("{good}\n{{\"oops\": 1}}\n{good}\n")).unwrap();
+        let err = ResultsFile::open(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("results.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let a = serde_json::to_string(&row(10, "none", 0)).unwrap();
+        let mut b = row(10, "none", 0);
+        b.accuracy = 0.9;
+        let b = serde_json::to_string(&b).unwrap();
+        std::fs::write(&path, format!("{a}\n{b}\n")).unwrap();
+        let f = ResultsFile::open(&path).unwrap();
+        assert_eq!(f.rows().len(), 1);
+        assert_eq!(f.rows()[0].accuracy, 0.5);
+    }
+}

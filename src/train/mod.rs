@@ -1,0 +1,42 @@
+//! Training image classifiers on small data.
+//!
+//! * [`ModelSpec`] / [`ModelKind`]: the small CNN and the small ResNet, for 28×28 grey
+//!   and 32×32 RGB inputs ([`small_cnn`], [`small_resnet`] return `impl ModuleT`).
+//! * [`Classifier`]: a network with seeded initial weights; predict, evaluate
+//!   (accuracy, AUC, log loss), save and load (safetensors).
+//! * [`Trainer`]: the fit loop — Adam/AdamW/SGD, constant, cosine or one-cycle
+//!   schedule, augmentation applied per batch, MixUp/CutMix, validation with early
+//!   stopping, [`Callback`]s before and after every epoch and batch, a progress bar.
+//!
+//! One seed fixes a whole run on the CPU: initial weights, dropout masks, batch
+//! order and augmentation all draw from generators derived from it
+//! ([`crate::derive_seed`]), never from libtorch's global generator, so runs in
+//! parallel threads give the same numbers as runs alone.
+//!
+//! ```no_run
+//! use smalldata::prelude::*;
+//! use smalldata::train::{Classifier, ModelKind, ModelSpec, TrainConfig, Trainer};
+//! # fn main() -> smalldata::Result<()> {
+//! let data = fashion_mnist_embedded()?;
+//! let train = data.train.subsample_per_class(10, 0)?;
+//! let spec = ModelSpec::new(ModelKind::SmallCnn, train.image_shape(), train.num_classes());
+//! let mut model = Classifier::new(spec, 0, Device::Cpu)?;
+//! let crop = smalldata::augment::RandomCrop::new(28, 28).padding(3).build()?;
+//! let history = Trainer::new(TrainConfig::default()).augment(&crop).fit(&mut model, &train)?;
+//! println!("{} steps in {:.1} s; {}", history.steps, history.seconds, model.evaluate(&data.test)?);
+//! # Ok(()) }
+//! ```
+
+mod classifier;
+mod fit;
+pub mod init;
+mod models;
+mod progress;
+
+pub use classifier::{Classifier, Scores};
+pub use fit::{
+    BatchMix, Callback, Checkpoint, EarlyStopping, History, Length, Monitor, Optimizer, Schedule, TrainConfig, TrainState, Trainer,
+    ValPoint,
+};
+pub use models::{small_cnn, small_resnet, ModelKind, ModelSpec, SeededDropout};
+pub use progress::Progress;
