@@ -75,3 +75,115 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
     println!("written to {}", out.display());
     Ok(value)
 }
+
+/// The default augmentation-study protocol (or `sizes` × `seeds` × `steps` of it)
+/// run by smalldata ([`crate::study::run_study`], a fresh directory under `out`'s
+/// folder) and by `bench/study_torch.py` (PyTorch + torchvision, sequential, default
+/// threads) from `python`, one after the other in this command. Prints accuracy and
+/// AUC side by side, whether each smalldata mean lies inside the PyTorch 95% CI, and
+/// the wall-time ratio; writes everything to `out` (JSON).
+pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: usize) -> Result<serde_json::Value> {
+    use crate::study::{run_study, summarize, RunRow, StudyConfig};
+    use crate::train::{Length, TrainConfig};
+    let dir = out.with_extension("study");
+    if dir.join(crate::study::RESULTS_FILE).exists() {
+        std::fs::remove_file(dir.join(crate::study::RESULTS_FILE)).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    }
+    let defaults = StudyConfig::default();
+    let cfg = StudyConfig {
+        sizes: sizes.to_vec(),
+        seeds,
+        train: TrainConfig { length: Length::Steps(steps), ..defaults.train.clone() },
+        out: dir.clone(),
+        ..defaults
+    };
+    let data_dir = crate::data::fashion_dir()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist-subset"));
+    println!("smalldata: {} runs on {} job(s), one thread each", sizes.len() * cfg.methods().len() * seeds, cfg.jobs);
+    let t = Instant::now();
+    let ours = run_study(&cfg)?;
+    let ours_wall = t.elapsed().as_secs_f64();
+
+    let torch_rows = dir.join("torch_results.jsonl");
+    println!("PyTorch: the same grid, sequential, default threads ({})", python.display());
+    let t = Instant::now();
+    let status = std::process::Command::new(python)
+        .arg("bench/study_torch.py")
+        .args(["--data-dir", &data_dir.display().to_string()])
+        .args(["--sizes", &sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")])
+        .args(["--seeds", &seeds.to_string(), "--steps", &steps.to_string(), "--out", &torch_rows.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|source| Error::Io { path: python.into(), source })?;
+    let torch_wall = t.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(Error::invalid("peer benchmark", python.display(), "bench/study_torch.py failed (its error is above)"));
+    }
+    let text = std::fs::read_to_string(&torch_rows).map_err(|source| Error::Io { path: torch_rows.clone(), source })?;
+    let torch: Vec<RunRow> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)?;
+            let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            Ok(RunRow {
+                n_per_class: v["n_per_class"].as_u64().unwrap_or(0) as usize,
+                augment: v["augment"].as_str().unwrap_or("").to_string(),
+                seed: v["seed"].as_u64().unwrap_or(0),
+                accuracy: f("accuracy"),
+                auc_macro_ovr: f("auc_macro_ovr"),
+                log_loss: f64::NAN,
+                train_seconds: f("train_seconds"),
+                eval_seconds: f64::NAN,
+                final_train_loss: f64::NAN,
+                test_images: 0,
+                method: String::new(),
+                protocol: "pytorch".into(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let names: Vec<String> = cfg.methods().iter().map(|m| m.name()).collect();
+    let theirs = summarize(&torch, sizes, &names)?;
+    println!(
+        "\n{:>7}  {:<18} {:<17} {:<17} {:<17} {:<17} {}",
+        "n/class", "method", "acc smalldata", "acc PyTorch", "AUC smalldata", "AUC PyTorch", "smalldata mean in PyTorch CI (acc, AUC)"
+    );
+    let mut rows = Vec::new();
+    let (mut inside_acc, mut inside_auc) = (0, 0);
+    for (a, b) in ours.summary.rows.iter().zip(&theirs.rows) {
+        let within = |x: f64, s: &crate::evaluate::Summary| x >= s.ci_low && x <= s.ci_high;
+        let (ia, iu) = (within(a.accuracy.mean, &b.accuracy), within(a.auc.mean, &b.auc));
+        inside_acc += ia as usize;
+        inside_auc += iu as usize;
+        let pm = |s: &crate::evaluate::Summary| format!("{:.4} ± {:.4}", s.mean, s.half_width());
+        println!(
+            "{:>7}  {:<18} {:<17} {:<17} {:<17} {:<17} {}, {}",
+            a.n_per_class,
+            a.method,
+            pm(&a.accuracy),
+            pm(&b.accuracy),
+            pm(&a.auc),
+            pm(&b.auc),
+            if ia { "yes" } else { "no" },
+            if iu { "yes" } else { "no" }
+        );
+        rows.push(serde_json::json!({
+            "n_per_class": a.n_per_class, "method": a.method,
+            "smalldata": {"accuracy": a.accuracy, "auc": a.auc},
+            "pytorch": {"accuracy": b.accuracy, "auc": b.auc},
+            "smalldata_accuracy_in_pytorch_ci": ia, "smalldata_auc_in_pytorch_ci": iu,
+        }));
+    }
+    let n = rows.len();
+    println!(
+        "\nwall time: smalldata {ours_wall:.0} s, PyTorch {torch_wall:.0} s: ratio {:.2} (target ≤ 0.5)\nsmalldata's mean inside PyTorch's 95% CI: accuracy {inside_acc}/{n}, AUC {inside_auc}/{n}",
+        ours_wall / torch_wall
+    );
+    let value = serde_json::json!({
+        "protocol": {"sizes": sizes, "seeds": seeds, "steps": steps, "test_images": ours.test_images, "data": ours.data_source},
+        "smalldata_wall_seconds": ours_wall, "pytorch_wall_seconds": torch_wall, "wall_ratio": ours_wall / torch_wall,
+        "smalldata_jobs": cfg.jobs, "rows": rows,
+    });
+    crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    println!("written to {}", out.display());
+    Ok(value)
+}

@@ -47,9 +47,18 @@ enum Command {
     Bench {
         #[arg(value_enum)]
         what: BenchArg,
-        /// Where to write the JSON report.
-        #[arg(long, default_value = "report/bench-augment.json")]
-        out: PathBuf,
+        /// Where to write the JSON report (default: report/bench-<what>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// study: sizes (images per class).
+        #[arg(long, value_delimiter = ',', default_value = "10,50")]
+        sizes: Vec<usize>,
+        /// study: seeds.
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        /// study: steps per run.
+        #[arg(long, default_value_t = 400)]
+        steps: usize,
         /// The Python with torchvision and albumentations.
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
@@ -187,6 +196,8 @@ fn study(cfg: &StudyConfig, restart: bool) -> smalldata::Result<()> {
 enum BenchArg {
     /// crop, rotate and noise images/s against torchvision and albumentations
     Augment,
+    /// the default study protocol against the same in PyTorch: accuracy and wall time
+    Study,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -266,8 +277,11 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 print!("{}", sub.summary(&format!("{name}, {n} per class (seed {seed})")));
             }
         }
-        Command::Bench { what: BenchArg::Augment, out, python } => {
-            smalldata::bench::augment(&python, &out)?;
+        Command::Bench { what: BenchArg::Augment, out, python, .. } => {
+            smalldata::bench::augment(&python, &out.unwrap_or_else(|| "report/bench-augment.json".into()))?;
+        }
+        Command::Bench { what: BenchArg::Study, out, python, sizes, seeds, steps } => {
+            smalldata::bench::study(&python, &out.unwrap_or_else(|| "report/bench-study.json".into()), &sizes, seeds, steps)?;
         }
         Command::Study(args) => {
             let cfg = args.config()?;

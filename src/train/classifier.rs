@@ -142,9 +142,17 @@ impl Classifier {
         })
     }
 
-    /// Copies of every variable, by name.
+    /// Copies of every variable (contiguous, in the usual NCHW layout), sorted by name.
     pub fn weights(&self) -> Vec<(String, Tensor)> {
-        let mut w: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect();
+        let contiguous_copy = |v: &Tensor| {
+            let c = v.detach().contiguous();
+            if c.data_ptr() == v.data_ptr() {
+                c.copy()
+            } else {
+                c
+            }
+        };
+        let mut w: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, v)| (k, contiguous_copy(&v))).collect();
         w.sort_by(|a, b| a.0.cmp(&b.0));
         w
     }
@@ -168,7 +176,7 @@ impl Classifier {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let tmp = path.with_extension("safetensors.partial");
-        let named: Vec<(String, Tensor)> = self.weights().into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu).contiguous())).collect();
+        let named: Vec<(String, Tensor)> = self.weights().into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu))).collect();
         Tensor::write_safetensors(&named, &tmp)?;
         std::fs::rename(&tmp, path).at(path)?;
         Ok(())
