@@ -108,3 +108,7 @@ bench-study: setup
 
 clean-setup:
 	rm -rf "$(VENV)" "$(ROOT)/.evcxr"
+
+# Execute (and save) one notebook: make notebook-run NB=notebooks/03_augmentation_search.ipynb
+notebook-run: setup
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --write $(NB)
