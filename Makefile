@@ -25,7 +25,7 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study clean-setup
+.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
 
 help:
 	@echo "make demo            run the main job on the embedded default data"
@@ -36,6 +36,8 @@ help:
 	@echo "make bench-metrics   our metrics beside scikit-learn's, as speed ratios"
 	@echo "make bench-augment   crop/rotate/noise images/s beside torchvision and albumentations"
 	@echo "make bench-study     the default study beside the same protocol in PyTorch (about 25 min)"
+	@echo "make bench-tabular   linear-model fit times beside scikit-learn"
+	@echo "make tabular         the regression study on diabetes (report/tabular)"
 
 setup: $(PY_STAMP) $(VENV)/torch $(EVCXR_STAMP) $(DATA_STAMP)
 
@@ -102,6 +104,12 @@ bench-metrics: setup
 
 bench-augment: setup
 	cargo run --release --quiet -- bench augment --out report/bench-augment.json
+
+bench-tabular: setup
+	cargo run --release --quiet -- bench tabular --out report/bench-tabular.json
+
+tabular: setup
+	cargo run --release --quiet -- tabular --dataset diabetes --out report/tabular
 
 bench-study: setup
 	cargo run --release --quiet -- bench study --out report/bench-study.json

@@ -187,3 +187,73 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
     println!("written to {}", out.display());
     Ok(value)
 }
+
+/// Seconds per fit of the linear baselines (standardisation included) beside
+/// scikit-learn's, on the training rows (i % 4 ≠ 0) of diabetes and winequality,
+/// best of `repeats`, one thread each, in this command. Prints the ratios
+/// (scikit-learn time / ours: above 1 means smalldata is faster) and writes JSON.
+pub fn tabular(python: &Path, out: &Path, repeats: usize) -> Result<serde_json::Value> {
+    use crate::data::TabularData;
+    use crate::tabular::Regressor;
+    use ndarray::Axis;
+    let wine = find_winequality_csv()
+        .ok_or_else(|| Error::NotFound { what: "winequality-red.csv.gz (linfa-datasets in the cargo registry)".into(), searched: vec![] })?;
+    let peers = std::process::Command::new(python)
+        .arg("bench/sklearn_tabular.py")
+        .arg(&wine)
+        .arg(repeats.to_string())
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .map_err(|source| Error::Io { path: python.into(), source })?;
+    if !peers.status.success() {
+        return Err(Error::invalid("peer benchmark", python.display(), String::from_utf8_lossy(&peers.stderr).to_string()));
+    }
+    let peers: serde_json::Value = serde_json::from_slice(&peers.stdout)?;
+    let mut report = serde_json::Map::new();
+    println!("{:<12} {:<11} {:>14} {:>14} {:>8}", "data", "model", "smalldata (s)", "sklearn (s)", "ratio");
+    for (dname, data) in [("diabetes", TabularData::diabetes()?), ("winequality", TabularData::winequality()?)] {
+        let train: Vec<usize> = (0..data.len()).filter(|i| i % 4 != 0).collect();
+        let (x, y) = (data.x.select(Axis(0), &train), data.y.select(Axis(0), &train));
+        for (mname, reg) in [
+            ("ols", Regressor::Ols),
+            ("ridge", Regressor::Ridge { alpha: 1.0 }),
+            ("lasso", Regressor::Lasso { alpha: 0.1 }),
+            ("elasticnet", Regressor::ElasticNet { alpha: 0.1, l1_ratio: 0.5 }),
+        ] {
+            let mut best = f64::INFINITY;
+            for _ in 0..repeats {
+                let t = Instant::now();
+                reg.fit(x.view(), y.view(), 0)?;
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let theirs = peers[format!("{dname}/{mname}")].as_f64().unwrap_or(f64::NAN);
+            println!("{dname:<12} {mname:<11} {best:>14.6} {theirs:>14.6} {:>7.1}x", theirs / best);
+            report.insert(format!("{dname}/{mname}"), serde_json::json!({"smalldata_s": best, "sklearn_s": theirs, "speedup": theirs / best}));
+        }
+    }
+    println!("best of {repeats} fits each, one thread; ratio = scikit-learn time / smalldata time");
+    let value = serde_json::Value::Object(report);
+    crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    println!("written to {}", out.display());
+    Ok(value)
+}
+
+/// The red winequality CSV shipped inside linfa-datasets, in the cargo registry.
+fn find_winequality_csv() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
+    let src = home.join("registry/src");
+    for index in std::fs::read_dir(src).ok()?.flatten() {
+        let mut crates: Vec<_> = std::fs::read_dir(index.path()).ok()?.flatten().map(|e| e.path()).collect();
+        crates.sort();
+        for c in crates.iter().rev() {
+            let name = c.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let file = c.join("data/winequality-red.csv.gz");
+            if name.starts_with("linfa-datasets-0.8") && file.exists() {
+                return Some(file);
+            }
+        }
+    }
+    None
+}

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod plot;
 pub mod prelude;
 pub mod study;
+pub mod tabular;
 pub mod train;
 
 pub use device::device;

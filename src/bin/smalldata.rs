@@ -2,6 +2,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
 use smalldata::study::{run_study, StudyConfig, StudyData};
+use smalldata::tabular::{run_tabular_study, tabular_table, TabularSource, TabularStudyConfig};
 use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ enum Command {
     /// The augmentation study: sizes × augmentation combinations × seeds, with
     /// confidence intervals, written to --out (resumes if killed).
     Study(StudyArgs),
+    /// The small-data regression study: sizes × augmentation × model × seeds, RMSE and
+    /// MAE with confidence intervals, written to --out (resumes if killed).
+    Tabular(TabularArgs),
     /// The main job: the default augmentation study (Fashion-MNIST, n = 10 and 50 per
     /// class, crop/rotate/noise and all their combinations, 3 seeds).
     Demo {
@@ -76,6 +80,40 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+}
+
+#[derive(Args)]
+struct TabularArgs {
+    /// diabetes, winequality, or the path of a CSV file (with --target).
+    #[arg(long, default_value = "diabetes")]
+    dataset: String,
+    /// Target column of a CSV.
+    #[arg(long, default_value = "target")]
+    target: String,
+    /// Training rows, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "20,50,100,200")]
+    sizes: Vec<usize>,
+    /// Augmentations: none, jitter, mixup, smoter, smogn.
+    #[arg(long, value_delimiter = ',', default_value = "none,jitter,mixup,smoter,smogn")]
+    augment: Vec<String>,
+    /// Models: ols, ridge[=alpha], lasso[=alpha], elasticnet[=alpha], svr[=C], knn[=k], mlp[=hidden].
+    #[arg(long, value_delimiter = ',', default_value = "ols,ridge,lasso,svr,knn,mlp")]
+    models: Vec<String>,
+    #[arg(long, default_value_t = 5)]
+    seeds: usize,
+    /// Share of rows held out for testing, per seed.
+    #[arg(long, default_value_t = 0.3)]
+    test_fraction: f64,
+    /// Synthetic rows per training row.
+    #[arg(long, default_value_t = 1.0)]
+    ratio: f64,
+    #[arg(long, default_value = "report/tabular")]
+    out: PathBuf,
+    /// Discard the results already in --out instead of resuming.
+    #[arg(long)]
+    restart: bool,
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -198,6 +236,8 @@ enum BenchArg {
     Augment,
     /// the default study protocol against the same in PyTorch: accuracy and wall time
     Study,
+    /// linear-model fit times against scikit-learn
+    Tabular,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -280,12 +320,38 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         Command::Bench { what: BenchArg::Augment, out, python, .. } => {
             smalldata::bench::augment(&python, &out.unwrap_or_else(|| "report/bench-augment.json".into()))?;
         }
+        Command::Bench { what: BenchArg::Tabular, out, python, .. } => {
+            smalldata::bench::tabular(&python, &out.unwrap_or_else(|| "report/bench-tabular.json".into()), 20)?;
+        }
         Command::Bench { what: BenchArg::Study, out, python, sizes, seeds, steps } => {
             smalldata::bench::study(&python, &out.unwrap_or_else(|| "report/bench-study.json".into()), &sizes, seeds, steps)?;
         }
         Command::Study(args) => {
             let cfg = args.config()?;
             study(&cfg, args.restart)?;
+        }
+        Command::Tabular(a) => {
+            let cfg = TabularStudyConfig {
+                data: TabularSource::parse(&a.dataset, &a.target),
+                sizes: a.sizes,
+                methods: a.augment.iter().map(|m| m.parse()).collect::<smalldata::Result<_>>()?,
+                models: a.models.iter().map(|m| m.parse()).collect::<smalldata::Result<_>>()?,
+                seeds: a.seeds,
+                test_fraction: a.test_fraction,
+                ratio: a.ratio,
+                out: a.out,
+                progress: !a.quiet,
+            };
+            cfg.check()?;
+            if a.restart {
+                let results = cfg.out.join(smalldata::study::RESULTS_FILE);
+                if results.exists() {
+                    std::fs::remove_file(&results).map_err(|e| smalldata::Error::Io { path: results.clone(), source: e })?;
+                }
+            }
+            let outcome = run_tabular_study(&cfg)?;
+            print!("\n{}", tabular_table(&outcome.summary));
+            println!("{} runs ({} fitted now, {} resumed)\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.report.display());
         }
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();

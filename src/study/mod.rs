@@ -14,12 +14,26 @@
 //! on one CPU thread, and every random draw comes from the run's seed: the numbers
 //! do not depend on `jobs` or on the order in which runs finish.
 //!
-//! ```no_run
-//! use smalldata::study::{run_study, StudyConfig, StudyData};
+//! ```
+//! use smalldata::study::{run_study, Op, StudyConfig, StudyData};
+//! use smalldata::train::{Length, TrainConfig};
 //! # fn main() -> smalldata::Result<()> {
-//! let cfg = StudyConfig { data: StudyData::FashionMnistEmbedded, sizes: vec![10], seeds: 2, ..StudyConfig::default() };
-//! let outcome = run_study(&cfg)?;
+//! let out = std::env::temp_dir().join(format!("smalldata-doc-study-{}", std::process::id()));
+//! let cfg = StudyConfig {
+//!     data: StudyData::FashionMnistEmbedded,
+//!     sizes: vec![5],
+//!     ops: vec![Op::Crop { padding: 3 }],
+//!     seeds: 2,
+//!     train: TrainConfig { length: Length::Steps(10), progress: false, ..TrainConfig::default() },
+//!     test_limit: Some(200),
+//!     out: out.clone(),
+//!     progress: false,
+//!     ..StudyConfig::default()
+//! };
+//! let outcome = run_study(&cfg)?; // 1 size × {none, crop} × 2 seeds
+//! assert_eq!(outcome.rows.len(), 4);
 //! println!("{}", outcome.summary.to_table());
+//! # std::fs::remove_dir_all(out).ok();
 //! # Ok(()) }
 //! ```
 
@@ -30,8 +44,8 @@ mod summary;
 
 pub use config::{methods, Method, Op, StudyConfig, StudyData};
 pub use report::write_report;
-pub use results::{ResultsFile, RunRow};
-pub use summary::{summarize, Best, MethodSummary, StudySummary, LEVEL};
+pub use results::{ResultsFile, Row, RunRow};
+pub use summary::{html_table, summarize, Best, MethodSummary, StudySummary, LEVEL};
 
 use crate::data::ImageDataset;
 use crate::error::IoContext;
@@ -97,7 +111,7 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
     let protocol = cfg.protocol();
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
     crate::plot::write_atomic(&cfg.out.join(CONFIG_FILE), serde_json::to_string_pretty(cfg)?.as_bytes())?;
-    let mut results = ResultsFile::open(cfg.out.join(RESULTS_FILE))?;
+    let mut results = ResultsFile::<RunRow>::open(cfg.out.join(RESULTS_FILE))?;
     if results.repaired_bytes > 0 {
         eprintln!("{}: removed an unfinished last line ({} bytes) left by an interrupted run", results.path().display(), results.repaired_bytes);
     }
@@ -202,7 +216,7 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
 
 /// Rows already in the file must come from the same protocol, and a method name must
 /// mean the same parameters, or the study would mix incomparable runs.
-fn check_compatible(results: &ResultsFile, protocol: &str, methods: &[Method]) -> Result<()> {
+fn check_compatible(results: &ResultsFile<RunRow>, protocol: &str, methods: &[Method]) -> Result<()> {
     for r in results.rows() {
         if r.protocol != protocol {
             return Err(Error::Format {

@@ -36,17 +36,30 @@ impl RunRow {
     }
 }
 
+/// A result row that a [`ResultsFile`] can store: JSON, with a key naming its grid cell.
+pub trait Row: serde::Serialize + serde::de::DeserializeOwned {
+    type Key: std::hash::Hash + Eq + Clone;
+    fn row_key(&self) -> Self::Key;
+}
+
+impl Row for RunRow {
+    type Key = (usize, String, u64);
+    fn row_key(&self) -> Self::Key {
+        self.key()
+    }
+}
+
 /// The results file of a study directory, opened for appending.
 #[derive(Debug)]
-pub struct ResultsFile {
+pub struct ResultsFile<R = RunRow> {
     path: PathBuf,
     file: std::fs::File,
-    rows: Vec<RunRow>,
+    rows: Vec<R>,
     /// Bytes of an unfinished last line that opening removed (a run killed mid-write).
     pub repaired_bytes: usize,
 }
 
-impl ResultsFile {
+impl<R: Row> ResultsFile<R> {
     /// Open (creating if needed) and read every complete row. An unfinished or
     /// unreadable *last* line — what a kill during a write leaves — is cut off; an
     /// unreadable line elsewhere is an error naming it. A key seen twice keeps its
@@ -74,17 +87,17 @@ impl ResultsFile {
     }
 
     /// Rows read or appended so far, in file order, one per key.
-    pub fn rows(&self) -> &[RunRow] {
+    pub fn rows(&self) -> &[R] {
         &self.rows
     }
 
     /// Keys already present.
-    pub fn done(&self) -> HashSet<(usize, String, u64)> {
-        self.rows.iter().map(RunRow::key).collect()
+    pub fn done(&self) -> HashSet<R::Key> {
+        self.rows.iter().map(Row::row_key).collect()
     }
 
     /// Append one row as one line in one write, then flush it to disk.
-    pub fn append(&mut self, row: RunRow) -> Result<()> {
+    pub fn append(&mut self, row: R) -> Result<()> {
         let mut line = serde_json::to_string(&row)?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).at(&self.path)?;
@@ -95,7 +108,7 @@ impl ResultsFile {
 }
 
 /// Parse complete lines; return the rows and the byte length of the good prefix.
-fn parse_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<RunRow>, usize)> {
+fn parse_rows<R: Row>(path: &Path, bytes: &[u8]) -> Result<(Vec<R>, usize)> {
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
     let mut offset = 0;
@@ -108,13 +121,13 @@ fn parse_rows(path: &Path, bytes: &[u8]) -> Result<(Vec<RunRow>, usize)> {
             if s.is_empty() {
                 None
             } else {
-                Some(serde_json::from_str::<RunRow>(s))
+                Some(serde_json::from_str::<R>(s))
             }
         });
         match parsed {
             None if complete && std::str::from_utf8(line).is_ok_and(|s| s.trim().is_empty()) => {}
             Some(Ok(row)) if complete => {
-                if seen.insert(row.key()) {
+                if seen.insert(row.row_key()) {
                     rows.push(row);
                 }
             }
@@ -152,7 +165,7 @@ mod tests {
     fn appends_reopens_and_cuts_a_torn_last_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let mut f = ResultsFile::open(&path).unwrap();
+        let mut f = ResultsFile::<RunRow>::open(&path).unwrap();
         f.append(row(10, "none", 0)).unwrap();
         f.append(row(10, "crop", 0)).unwrap();
         drop(f);
@@ -163,13 +176,13 @@ mod tests {
         raw.extend_from_slice(&line.as_bytes()[..line.len() / 2]);
         std::fs::write(&path, &raw).unwrap();
 
-        let mut f = ResultsFile::open(&path).unwrap();
+        let mut f = ResultsFile::<RunRow>::open(&path).unwrap();
         assert_eq!(f.rows().len(), 2);
         assert_eq!(f.repaired_bytes, line.len() / 2);
         assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, good);
         f.append(row(10, "rotate", 0)).unwrap();
         drop(f);
-        let f = ResultsFile::open(&path).unwrap();
+        let f = ResultsFile::<RunRow>::open(&path).unwrap();
         assert_eq!(f.rows().iter().map(|r| r.augment.as_str()).collect::<Vec<_>>(), ["none", "crop", "rotate"]);
         assert_eq!(f.repaired_bytes, 0);
     }
@@ -180,7 +193,7 @@ mod tests {
         let path = dir.path().join("results.jsonl");
         let good = serde_json::to_string(&row(10, "none", 0)).unwrap();
         std::fs::write(&path, format!("{good}\n{{\"oops\": 1}}\n{good}\n")).unwrap();
-        let err = ResultsFile::open(&path).unwrap_err().to_string();
+        let err = ResultsFile::<RunRow>::open(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("results.jsonl"), "{err}");
     }
 
@@ -193,7 +206,7 @@ mod tests {
         b.accuracy = 0.9;
         let b = serde_json::to_string(&b).unwrap();
         std::fs::write(&path, format!("{a}\n{b}\n")).unwrap();
-        let f = ResultsFile::open(&path).unwrap();
+        let f = ResultsFile::<RunRow>::open(&path).unwrap();
         assert_eq!(f.rows().len(), 1);
         assert_eq!(f.rows()[0].accuracy, 0.5);
     }

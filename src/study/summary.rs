@@ -307,6 +307,24 @@ impl StudySummary {
     }
 }
 
+/// An HTML table from a header and rows of cells (escaped).
+pub fn html_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut s = String::from("<table><thead><tr>");
+    for h in header {
+        let _ = write!(s, "<th>{}</th>", html_escape(h));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for row in rows {
+        s.push_str("<tr>");
+        for c in row {
+            let _ = write!(s, "<td>{}</td>", html_escape(&c));
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
 pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
