@@ -7,6 +7,20 @@ use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
+/// Run a peer script `python SCRIPT ARGS…` on one thread and parse the JSON it prints.
+fn run_peer(python: &Path, script: &str, args: &[String]) -> Result<serde_json::Value> {
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .map_err(|source| Error::Io { path: python.into(), source })?;
+    if !out.status.success() {
+        return Err(Error::invalid("peer benchmark", format!("{} {script}", python.display()), String::from_utf8_lossy(&out.stderr).to_string()));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 fn images_per_second(n: i64, repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..repeats {
@@ -34,16 +48,7 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
             ("rotate", Box::new(RandomRotation::new(-30.0, 30.0).build()?)),
             ("noise", Box::new(GaussianNoise::new(0.1).build()?)),
         ];
-        let peers = std::process::Command::new(python)
-            .arg("bench/augment_peers.py")
-            .args([size.to_string(), n.to_string(), "5".to_string()])
-            .env("OMP_NUM_THREADS", "1")
-            .output()
-            .map_err(|source| Error::Io { path: python.into(), source })?;
-        if !peers.status.success() {
-            return Err(Error::invalid("peer benchmark", python.display(), String::from_utf8_lossy(&peers.stderr).to_string()));
-        }
-        let peers: serde_json::Value = serde_json::from_slice(&peers.stdout)?;
+        let peers = run_peer(python, "bench/augment_peers.py", &[size.to_string(), n.to_string(), "5".to_string()])?;
         for (name, op) in &ops {
             let mut rng = AugRng::new(0);
             let ours = images_per_second(n, 5, || op.apply_rng(&batch, &mut rng).map(|_| ()))?;
@@ -198,17 +203,7 @@ pub fn tabular(python: &Path, out: &Path, repeats: usize) -> Result<serde_json::
     use ndarray::Axis;
     let wine = find_winequality_csv()
         .ok_or_else(|| Error::NotFound { what: "winequality-red.csv.gz (linfa-datasets in the cargo registry)".into(), searched: vec![] })?;
-    let peers = std::process::Command::new(python)
-        .arg("bench/sklearn_tabular.py")
-        .arg(&wine)
-        .arg(repeats.to_string())
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .map_err(|source| Error::Io { path: python.into(), source })?;
-    if !peers.status.success() {
-        return Err(Error::invalid("peer benchmark", python.display(), String::from_utf8_lossy(&peers.stderr).to_string()));
-    }
-    let peers: serde_json::Value = serde_json::from_slice(&peers.stdout)?;
+    let peers = run_peer(python, "bench/sklearn_tabular.py", &[wine.display().to_string(), repeats.to_string()])?;
     let mut report = serde_json::Map::new();
     println!("{:<12} {:<11} {:>14} {:>14} {:>8}", "data", "model", "smalldata (s)", "sklearn (s)", "ratio");
     for (dname, data) in [("diabetes", TabularData::diabetes()?), ("winequality", TabularData::winequality()?)] {

@@ -48,6 +48,20 @@ pub fn derive_seed(seed: u64, tag: &str) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A `name[=value]` setting as the command line spells operations and models
+/// (`crop=4`, `ridge=0.5`): the trimmed name, and the value parsed as a finite number
+/// (or `default` when absent). `what` names the kind of setting in errors.
+pub(crate) fn parse_setting(s: &str, what: &str, default: f64) -> Result<(String, f64, bool)> {
+    match s.split_once('=') {
+        None => Ok((s.trim().to_string(), default, false)),
+        Some((name, v)) => {
+            let value = v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+            let value = value.ok_or_else(|| Error::invalid(what, s, "expected NAME or NAME=NUMBER"))?;
+            Ok((name.trim().to_string(), value, true))
+        }
+    }
+}
+
 /// Seed every source of randomness that tch uses (CPU and CUDA generators).
 pub fn seed_everything(seed: u64) {
     tch::manual_seed(seed as i64);

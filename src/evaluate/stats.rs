@@ -179,6 +179,19 @@ impl Summary {
         Ok(Summary { n: values.len(), mean, std, level, ci_low: mean - half, ci_high: mean + half })
     }
 
+    /// Like [`Summary::of`], but a single value gives an empty interval (low = high =
+    /// the value, n = 1) instead of an error: what a study with one seed reports.
+    pub fn of_runs(values: &[f64]) -> Result<Self> {
+        match values {
+            [] => Err(Error::invalid("number of values", 0, "nothing to summarise")),
+            [v] => {
+                finite("values", values)?;
+                Ok(Summary { n: 1, mean: *v, std: 0.0, level: 0.95, ci_low: *v, ci_high: *v })
+            }
+            _ => Self::of(values),
+        }
+    }
+
     /// Half the width of the interval (the "±" figure).
     pub fn half_width(&self) -> f64 {
         (self.ci_high - self.ci_low) / 2.0

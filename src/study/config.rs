@@ -84,39 +84,28 @@ pub enum Op {
 impl std::str::FromStr for Op {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value) = match s.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (s.trim(), None),
-        };
-        let num = |default: f64| -> Result<f64> {
-            match value {
-                None => Ok(default),
-                Some(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| Error::invalid("augmentation parameter", s, "expected a number after '='")),
-            }
-        };
-        let no_value = |op: Op| match value {
-            None => Ok(op),
-            Some(_) => Err(Error::invalid("augmentation", s, format!("{name} takes no parameter"))),
-        };
-        match name {
+        let (name, value, given) = crate::parse_setting(s, "augmentation", f64::NAN)?;
+        let num = |default: f64| if given { value } else { default };
+        let no_value = |op: Op| if given { Err(Error::invalid("augmentation", s, format!("{name} takes no parameter"))) } else { Ok(op) };
+        match name.as_str() {
             "crop" => {
-                let p = num(3.0)?;
+                let p = num(3.0);
                 if p < 0.0 || p.fract() != 0.0 {
                     return Err(Error::invalid("crop padding", s, "must be a whole number of pixels ≥ 0"));
                 }
                 Ok(Op::Crop { padding: p as i64 })
             }
-            "rotate" => Ok(Op::Rotate { degrees: num(15.0)? }),
-            "noise" => Ok(Op::Noise { sigma: num(0.1)? }),
+            "rotate" => Ok(Op::Rotate { degrees: num(15.0) }),
+            "noise" => Ok(Op::Noise { sigma: num(0.1) }),
             "flip" => no_value(Op::Flip),
             "erase" => no_value(Op::Erase),
-            "blur" => Ok(Op::Blur { sigma: num(1.0)? }),
-            "jitter" => Ok(Op::Jitter { strength: num(0.3)? }),
+            "blur" => Ok(Op::Blur { sigma: num(1.0) }),
+            "jitter" => Ok(Op::Jitter { strength: num(0.3) }),
             "affine" => no_value(Op::Affine),
             "elastic" => no_value(Op::Elastic),
-            other => Err(Error::invalid(
+            _ => Err(Error::invalid(
                 "augmentation",
-                other,
+                s,
                 "known: crop[=padding], rotate[=degrees], noise[=sigma], flip, erase, blur[=sigma], jitter[=strength], affine, elastic",
             )),
         }

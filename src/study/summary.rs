@@ -44,13 +44,6 @@ pub struct StudySummary {
     pub best: Vec<Best>,
 }
 
-fn describe(values: &[f64]) -> Result<Summary> {
-    if values.len() >= 2 {
-        return Summary::with_level(values, LEVEL);
-    }
-    let mean = *values.first().ok_or_else(|| Error::invalid("runs", 0, "nothing to summarise"))?;
-    Ok(Summary { n: 1, mean, std: 0.0, level: LEVEL, ci_low: mean, ci_high: mean })
-}
 
 /// Summarise `rows` in the order of `sizes` and `methods`. Only seeds present for
 /// every method of a size are used, so paired differences compare like with like.
@@ -89,8 +82,8 @@ pub fn summarize(rows: &[RunRow], sizes: &[usize], methods: &[String]) -> Result
                 n_per_class: n,
                 method: m.to_string(),
                 seeds: seeds.len(),
-                accuracy: describe(&acc)?,
-                auc: describe(&auc)?,
+                accuracy: Summary::of_runs(&acc)?,
+                auc: Summary::of_runs(&auc)?,
                 accuracy_vs_none: acc_vs,
                 auc_vs_none: auc_vs,
                 train_seconds: secs.iter().sum::<f64>() / secs.len() as f64,

@@ -60,25 +60,20 @@ impl std::str::FromStr for Regressor {
     type Err = Error;
     /// `ols`, `ridge[=alpha]`, `lasso[=alpha]`, `elasticnet[=alpha]`, `svr[=C]`, `knn[=k]`, `mlp[=hidden]`.
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value) = match s.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (s.trim(), None),
-        };
-        let num = |default: f64| -> Result<f64> {
-            match value {
-                None => Ok(default),
-                Some(v) => v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0).ok_or_else(|| Error::invalid("model parameter", s, "expected a positive number after '='")),
-            }
-        };
-        let r = match name {
+        let (name, value, given) = crate::parse_setting(s, "model", f64::NAN)?;
+        if given && value <= 0.0 {
+            return Err(Error::invalid("model parameter", s, "expected a positive number after '='"));
+        }
+        let num = |default: f64| if given { value } else { default };
+        let r = match name.as_str() {
             "ols" | "linear" => Regressor::Ols,
-            "ridge" => Regressor::Ridge { alpha: num(1.0)? },
-            "lasso" => Regressor::Lasso { alpha: num(0.1)? },
-            "elasticnet" | "elastic-net" => Regressor::ElasticNet { alpha: num(0.1)?, l1_ratio: 0.5 },
-            "svr" => Regressor::Svr { c: num(1.0)?, epsilon: 0.1 },
-            "knn" => Regressor::Knn { k: num(5.0)? as usize },
-            "mlp" => Regressor::Mlp { hidden: num(64.0)? as usize, epochs: 200, lr: 1e-2, weight_decay: 1.0 },
-            other => return Err(Error::invalid("model", other, "known models: ols, ridge, lasso, elasticnet, svr, knn, mlp")),
+            "ridge" => Regressor::Ridge { alpha: num(1.0) },
+            "lasso" => Regressor::Lasso { alpha: num(0.1) },
+            "elasticnet" | "elastic-net" => Regressor::ElasticNet { alpha: num(0.1), l1_ratio: 0.5 },
+            "svr" => Regressor::Svr { c: num(1.0), epsilon: 0.1 },
+            "knn" => Regressor::Knn { k: num(5.0) as usize },
+            "mlp" => Regressor::Mlp { hidden: num(64.0) as usize, epochs: 200, lr: 1e-2, weight_decay: 1.0 },
+            _ => return Err(Error::invalid("model", s, "known models: ols, ridge, lasso, elasticnet, svr, knn, mlp")),
         };
         r.check()?;
         Ok(r)

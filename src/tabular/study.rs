@@ -300,13 +300,6 @@ pub fn run_tabular_study(cfg: &TabularStudyConfig) -> Result<TabularOutcome> {
     Ok(TabularOutcome { rows, summary, ran, resumed, report })
 }
 
-fn describe(values: &[f64]) -> Result<Summary> {
-    if values.len() >= 2 {
-        Summary::of(values)
-    } else {
-        Ok(Summary { n: 1, mean: values[0], std: 0.0, level: 0.95, ci_low: values[0], ci_high: values[0] })
-    }
-}
 
 /// Per size, model and augmentation: RMSE and MAE over seeds, and the paired
 /// difference to `none` for the same model.
@@ -336,8 +329,8 @@ pub fn summarize_tabular(rows: &[TabularRow], cfg: &TabularStudyConfig) -> Resul
                     n_train: n,
                     model: reg.name().into(),
                     augment: m.name().into(),
-                    rmse: describe(&e)?,
-                    mae: describe(&a)?,
+                    rmse: Summary::of_runs(&e)?,
+                    mae: Summary::of_runs(&a)?,
                     rmse_vs_none: vs(&base_rmse, &e)?,
                     mae_vs_none: vs(&base_mae, &a)?,
                 });
