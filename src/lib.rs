@@ -7,6 +7,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod evaluate;
+pub mod finetune;
 pub mod plot;
 pub mod prelude;
 pub mod study;

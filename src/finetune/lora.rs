@@ -1,0 +1,252 @@
+//! LoRA: low-rank adapters on frozen linear and convolution layers (Hu et al.,
+//! "LoRA: Low-Rank Adaptation of Large Language Models", ICLR 2022).
+//!
+//! A frozen weight `W` (`[out, in]`) is used as `W + (α / r) · B A` with `A`
+//! (`[r, in]`) and `B` (`[out, r]`) trainable. `B` starts at zero, so the adapted
+//! layer equals the base layer until training moves it; `A` starts as PyTorch
+//! initialises a linear layer's weight, from the adapter's seed. For a convolution
+//! `A` is an `r`-channel convolution with the base kernel's size, stride and padding
+//! and `B` a 1×1 convolution back to the output channels, so `B A` folds into a
+//! kernel of the base's shape.
+//!
+//! The base weights live in one `VarStore` (frozen), the adapters in another, so an
+//! optimiser built on the adapters' store can only move them, and the counts of
+//! trainable parameters are exact. [`LoraLinear::merge`] folds the adapter into the
+//! base weight for inference at the base cost; [`LoraLinear::unmerge`] takes it out.
+
+use crate::augment::AugRng;
+use crate::{derive_seed, Error, Result};
+use rand::Rng;
+use std::sync::Mutex;
+use tch::{nn, Kind, Tensor};
+
+/// Rank, scale and dropout of an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoraConfig {
+    /// Rank `r` of the update (1–64 is usual).
+    pub rank: i64,
+    /// The update is scaled by `alpha / rank`.
+    pub alpha: f64,
+    /// Dropout on the adapter's input during training.
+    pub dropout: f64,
+}
+
+impl Default for LoraConfig {
+    /// r = 8, α = 16, no dropout.
+    fn default() -> Self {
+        LoraConfig { rank: 8, alpha: 16.0, dropout: 0.0 }
+    }
+}
+
+impl LoraConfig {
+    pub fn check(&self) -> Result<()> {
+        if self.rank < 1 {
+            return Err(Error::invalid("LoRA rank", self.rank, "must be at least 1"));
+        }
+        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
+            return Err(Error::invalid("LoRA alpha", self.alpha, "must be positive"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::invalid("LoRA dropout", self.dropout, "must lie in [0, 1)"));
+        }
+        Ok(())
+    }
+
+    fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
+/// `A`: PyTorch's default for a layer with `fan_in` inputs, U(±1/√fan_in), seeded.
+fn init_a(shape: &[i64], fan_in: i64, seed: u64, device: tch::Device) -> Tensor {
+    let mut rng = crate::rng(seed);
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    let n: i64 = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.gen_range(-bound..bound) as f32).collect();
+    Tensor::from_slice(&v).view(shape).to_device(device)
+}
+
+fn adapter_dropout(x: &Tensor, p: f64, rng: &Mutex<AugRng>, train: bool) -> Tensor {
+    if !train || p == 0.0 {
+        return x.shallow_clone();
+    }
+    let keep = rng.lock().unwrap_or_else(|e| e.into_inner()).uniform_tensor(&x.size(), x.device()).ge(p);
+    x * keep.to_kind(x.kind()) / (1.0 - p)
+}
+
+/// A frozen `nn::Linear` with a LoRA adapter.
+#[derive(Debug)]
+pub struct LoraLinear {
+    pub base: nn::Linear,
+    /// `[r, in]`, trainable.
+    pub a: Tensor,
+    /// `[out, r]`, trainable, zero at start.
+    pub b: Tensor,
+    pub config: LoraConfig,
+    merged: bool,
+    rng: Mutex<AugRng>,
+}
+
+impl LoraLinear {
+    /// Wrap `base` (whose weights should live in a frozen store) with adapters
+    /// registered under `adapters`.
+    pub fn new(base: nn::Linear, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
+        config.check()?;
+        let (out, inp) = (base.ws.size()[0], base.ws.size()[1]);
+        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp], inp, derive_seed(seed, "lora_a"), base.ws.device()));
+        let b = adapters.zeros("lora_b", &[out, config.rank]);
+        Ok(LoraLinear { base, a, b, config, merged: false, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
+    }
+
+    /// `(α / r) · B A`, the update to the base weight.
+    pub fn delta(&self) -> Tensor {
+        self.b.matmul(&self.a) * self.config.scale()
+    }
+
+    /// Fold the adapter into the base weight (forward then costs what the base costs).
+    pub fn merge(&mut self) {
+        if !self.merged {
+            tch::no_grad(|| {
+                let _ = self.base.ws.g_add_(&self.delta());
+            });
+            self.merged = true;
+        }
+    }
+
+    /// Take a merged adapter back out of the base weight.
+    pub fn unmerge(&mut self) {
+        if self.merged {
+            tch::no_grad(|| {
+                let _ = self.base.ws.g_sub_(&self.delta());
+            });
+            self.merged = false;
+        }
+    }
+
+    pub fn is_merged(&self) -> bool {
+        self.merged
+    }
+}
+
+impl nn::ModuleT for LoraLinear {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = x.apply(&self.base);
+        if self.merged {
+            return y;
+        }
+        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
+        y + h.matmul(&self.a.tr()).matmul(&self.b.tr()) * self.config.scale()
+    }
+}
+
+/// A frozen `nn::Conv2D` with a LoRA adapter (groups = 1).
+#[derive(Debug)]
+pub struct LoraConv2d {
+    pub base: nn::Conv2D,
+    /// `[r, in, kh, kw]`: a convolution like the base one, to `r` channels.
+    pub a: Tensor,
+    /// `[out, r, 1, 1]`, zero at start.
+    pub b: Tensor,
+    pub config: LoraConfig,
+    /// The base convolution's stride, padding and dilation (tch keeps them private).
+    pub conv: nn::ConvConfig,
+    merged: bool,
+    rng: Mutex<AugRng>,
+}
+
+impl LoraConv2d {
+    /// Wrap `base`, built with `conv`, with adapters registered under `adapters`.
+    pub fn new(base: nn::Conv2D, conv: nn::ConvConfig, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
+        config.check()?;
+        if conv.groups != 1 {
+            return Err(Error::invalid("LoRA on a grouped convolution", conv.groups, "only groups = 1 is supported"));
+        }
+        let s = base.ws.size();
+        let (out, inp, kh, kw) = (s[0], s[1], s[2], s[3]);
+        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp, kh, kw], inp * kh * kw, derive_seed(seed, "lora_a"), base.ws.device()));
+        let b = adapters.zeros("lora_b", &[out, config.rank, 1, 1]);
+        Ok(LoraConv2d { base, a, b, config, conv, merged: false, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
+    }
+
+    /// The update folded into a kernel of the base's shape.
+    pub fn delta(&self) -> Tensor {
+        let (out, r) = (self.b.size()[0], self.config.rank);
+        let a = self.a.reshape([r, -1]);
+        (self.b.reshape([out, r]).matmul(&a) * self.config.scale()).reshape(self.base.ws.size().as_slice())
+    }
+
+    pub fn merge(&mut self) {
+        if !self.merged {
+            tch::no_grad(|| {
+                let _ = self.base.ws.g_add_(&self.delta());
+            });
+            self.merged = true;
+        }
+    }
+
+    pub fn unmerge(&mut self) {
+        if self.merged {
+            tch::no_grad(|| {
+                let _ = self.base.ws.g_sub_(&self.delta());
+            });
+            self.merged = false;
+        }
+    }
+
+    pub fn is_merged(&self) -> bool {
+        self.merged
+    }
+}
+
+impl nn::ModuleT for LoraConv2d {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = x.apply(&self.base);
+        if self.merged {
+            return y;
+        }
+        let c = &self.conv;
+        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
+        let low = h.conv2d(&self.a, None::<&Tensor>, [c.stride; 2], [c.padding; 2], [c.dilation; 2], 1);
+        y + low.conv2d(&self.b, None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1) * self.config.scale()
+    }
+}
+
+/// Trainable and total scalars of a model split into a frozen base store and a
+/// trainable adapter (or head) store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ParameterCount {
+    pub trainable: usize,
+    pub total: usize,
+}
+
+impl ParameterCount {
+    /// Count over stores: every variable counts towards the total, trainable ones
+    /// (requires_grad) towards `trainable`.
+    pub fn of(stores: &[&nn::VarStore]) -> Self {
+        let (mut trainable, mut total) = (0, 0);
+        for vs in stores {
+            for (_, t) in vs.variables() {
+                total += t.numel();
+                if t.requires_grad() {
+                    trainable += t.numel();
+                }
+            }
+        }
+        ParameterCount { trainable, total }
+    }
+
+    pub fn percent(&self) -> f64 {
+        100.0 * self.trainable as f64 / self.total.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for ParameterCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} trainable of {} parameters ({:.2}%)", self.trainable, self.total, self.percent())
+    }
+}
+
+/// Max |a − b| (for tests and checks).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().to_kind(Kind::Double).double_value(&[])
+}
