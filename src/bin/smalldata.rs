@@ -70,6 +70,11 @@ enum Command {
     /// The small-data regression study: sizes × augmentation × model × seeds, RMSE and
     /// MAE with confidence intervals, written to --out (resumes if killed).
     Tabular(TabularArgs),
+    /// Transfer learning on few labels: pretrain the backbone, or compare strategies.
+    Finetune {
+        #[command(subcommand)]
+        what: FinetuneCmd,
+    },
     /// The main job: the default augmentation study (Fashion-MNIST, n = 10 and 50 per
     /// class, crop/rotate/noise and all their combinations, 3 seeds).
     Demo {
@@ -79,6 +84,49 @@ enum Command {
         /// Runs in parallel (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FinetuneCmd {
+    /// Train the small ResNet on Fashion-MNIST classes 0–4 and save the backbone.
+    Pretrain {
+        #[arg(long, default_value_t = 1500)]
+        steps: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = smalldata::finetune::PRETRAINED)]
+        out: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Compare scratch, frozen + head, LoRA, full and gradual fine-tuning on classes 5–9.
+    Run {
+        #[arg(long, default_value = smalldata::finetune::PRETRAINED)]
+        checkpoint: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+        sizes: Vec<usize>,
+        /// scratch, frozen-linear, frozen-mlp, lora[=rank], full, gradual.
+        #[arg(long, value_delimiter = ',', default_value = "scratch,frozen-linear,frozen-mlp,lora=8,full,gradual")]
+        strategies: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        #[arg(long, default_value_t = 150)]
+        steps: usize,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long)]
+        test_limit: Option<usize>,
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "report/finetune")]
+        out: PathBuf,
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -352,6 +400,32 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             let outcome = run_tabular_study(&cfg)?;
             print!("\n{}", tabular_table(&outcome.summary));
             println!("{} runs ({} fitted now, {} resumed)\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.report.display());
+        }
+        Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, out, data_dir } } => {
+            tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
+            let t = std::time::Instant::now();
+            let acc = smalldata::finetune::pretrain_source(data_dir.as_deref(), steps, seed, &out)?;
+            println!("pretrained {steps} steps in {:.0} s; source-test accuracy (classes 0–4) {acc:.4}; saved {}", t.elapsed().as_secs_f64(), out.display());
+        }
+        Command::Finetune {
+            what: FinetuneCmd::Run { checkpoint, sizes, strategies, seeds, steps, batch_size, lr, test_limit, jobs, data_dir, out, quiet },
+        } => {
+            let defaults = smalldata::finetune::TransferStudyConfig::default();
+            let cfg = smalldata::finetune::TransferStudyConfig {
+                checkpoint,
+                data_dir,
+                sizes,
+                strategies: strategies.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
+                seeds,
+                train: smalldata::finetune::TransferConfig { steps, batch_size, lr },
+                test_limit,
+                jobs: jobs.unwrap_or(defaults.jobs),
+                out,
+                progress: !quiet,
+            };
+            let outcome = smalldata::finetune::run_transfer_study(&cfg)?;
+            print!("\n{}", outcome.summary.to_table());
+            println!("{} runs ({} trained now, {} resumed); results in {}", outcome.rows.len(), outcome.ran, outcome.resumed, cfg.out.display());
         }
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();

@@ -139,46 +139,74 @@ impl nn::ModuleT for LoraLinear {
     }
 }
 
-/// A frozen `nn::Conv2D` with a LoRA adapter (groups = 1).
+/// The trainable half of a LoRA convolution: `A` (an `r`-channel convolution with
+/// the base kernel's size, stride, padding and dilation) and `B` (1×1, zero at start).
 #[derive(Debug)]
-pub struct LoraConv2d {
-    pub base: nn::Conv2D,
-    /// `[r, in, kh, kw]`: a convolution like the base one, to `r` channels.
+pub struct ConvAdapter {
+    /// `[r, in, kh, kw]`.
     pub a: Tensor,
-    /// `[out, r, 1, 1]`, zero at start.
+    /// `[out, r, 1, 1]`.
     pub b: Tensor,
     pub config: LoraConfig,
     /// The base convolution's stride, padding and dilation (tch keeps them private).
     pub conv: nn::ConvConfig,
-    merged: bool,
     rng: Mutex<AugRng>,
+}
+
+impl ConvAdapter {
+    /// An adapter for the kernel `base_ws` (`[out, in, kh, kw]`), built with `conv`,
+    /// registered under `adapters`.
+    pub fn new(base_ws: &Tensor, conv: nn::ConvConfig, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
+        config.check()?;
+        if conv.groups != 1 {
+            return Err(Error::invalid("LoRA on a grouped convolution", conv.groups, "only groups = 1 is supported"));
+        }
+        let s = base_ws.size();
+        let (out, inp, kh, kw) = (s[0], s[1], s[2], s[3]);
+        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp, kh, kw], inp * kh * kw, derive_seed(seed, "lora_a"), base_ws.device()));
+        let b = adapters.zeros("lora_b", &[out, config.rank, 1, 1]);
+        Ok(ConvAdapter { a, b, config, conv, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
+    }
+
+    /// The update folded into a kernel of shape `shape` (the base's).
+    pub fn delta(&self, shape: &[i64]) -> Tensor {
+        let (out, r) = (self.b.size()[0], self.config.rank);
+        (self.b.reshape([out, r]).matmul(&self.a.reshape([r, -1])) * self.config.scale()).reshape(shape)
+    }
+
+    /// The adapter's contribution to the output for input `x`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let c = &self.conv;
+        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
+        let low = h.conv2d(&self.a, None::<&Tensor>, [c.stride; 2], [c.padding; 2], [c.dilation; 2], 1);
+        low.conv2d(&self.b, None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1) * self.config.scale()
+    }
+}
+
+/// A frozen `nn::Conv2D` with a LoRA adapter (groups = 1).
+#[derive(Debug)]
+pub struct LoraConv2d {
+    pub base: nn::Conv2D,
+    pub adapter: ConvAdapter,
+    merged: bool,
 }
 
 impl LoraConv2d {
     /// Wrap `base`, built with `conv`, with adapters registered under `adapters`.
     pub fn new(base: nn::Conv2D, conv: nn::ConvConfig, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
-        config.check()?;
-        if conv.groups != 1 {
-            return Err(Error::invalid("LoRA on a grouped convolution", conv.groups, "only groups = 1 is supported"));
-        }
-        let s = base.ws.size();
-        let (out, inp, kh, kw) = (s[0], s[1], s[2], s[3]);
-        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp, kh, kw], inp * kh * kw, derive_seed(seed, "lora_a"), base.ws.device()));
-        let b = adapters.zeros("lora_b", &[out, config.rank, 1, 1]);
-        Ok(LoraConv2d { base, a, b, config, conv, merged: false, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
+        let adapter = ConvAdapter::new(&base.ws, conv, adapters, config, seed)?;
+        Ok(LoraConv2d { base, adapter, merged: false })
     }
 
-    /// The update folded into a kernel of the base's shape.
     pub fn delta(&self) -> Tensor {
-        let (out, r) = (self.b.size()[0], self.config.rank);
-        let a = self.a.reshape([r, -1]);
-        (self.b.reshape([out, r]).matmul(&a) * self.config.scale()).reshape(self.base.ws.size().as_slice())
+        self.adapter.delta(&self.base.ws.size())
     }
 
     pub fn merge(&mut self) {
         if !self.merged {
+            let d = self.delta();
             tch::no_grad(|| {
-                let _ = self.base.ws.g_add_(&self.delta());
+                let _ = self.base.ws.g_add_(&d);
             });
             self.merged = true;
         }
@@ -186,8 +214,9 @@ impl LoraConv2d {
 
     pub fn unmerge(&mut self) {
         if self.merged {
+            let d = self.delta();
             tch::no_grad(|| {
-                let _ = self.base.ws.g_sub_(&self.delta());
+                let _ = self.base.ws.g_sub_(&d);
             });
             self.merged = false;
         }
@@ -202,12 +231,10 @@ impl nn::ModuleT for LoraConv2d {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let y = x.apply(&self.base);
         if self.merged {
-            return y;
+            y
+        } else {
+            y + self.adapter.forward_t(x, train)
         }
-        let c = &self.conv;
-        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
-        let low = h.conv2d(&self.a, None::<&Tensor>, [c.stride; 2], [c.padding; 2], [c.dilation; 2], 1);
-        y + low.conv2d(&self.b, None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1) * self.config.scale()
     }
 }
 

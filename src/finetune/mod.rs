@@ -1,7 +1,21 @@
-//! Transfer learning on few labels. This first part holds the LoRA adapters
-//! ([`LoraLinear`], [`LoraConv2d`]) with merge/unmerge and exact parameter counts;
-//! the backbones, strategies and the experiment are issue #8's remaining work.
+//! Transfer learning on few labels.
+//!
+//! * [`LoraLinear`], [`LoraConv2d`], [`ConvAdapter`]: LoRA adapters with merge/unmerge
+//!   and exact parameter counts ([`ParameterCount`]).
+//! * [`ResNetBackbone`]: a small ResNet with named convolutions, so adapters can be
+//!   added by name pattern; [`load_weights`] reports missing and unexpected keys.
+//! * [`Strategy`] and [`run_strategy`]: scratch, frozen backbone + linear or MLP head
+//!   (features cached), LoRA, full fine-tuning, gradual unfreezing.
+//! * [`pretrain_source`] trains the committed backbone on Fashion-MNIST classes 0–4;
+//!   [`run_transfer_study`] compares the strategies on classes 5–9 with 5–20 labels
+//!   per class, resumable, with paired differences to `scratch`.
 
+mod backbone;
+mod experiment;
 mod lora;
+mod study;
 
-pub use lora::{max_abs_diff, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use backbone::{load_weights, Conv, LoadReport, ResNetBackbone, FEATURES};
+pub use experiment::{backbone, classes_subset, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
+pub use lora::{max_abs_diff, ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use study::{pretrain_source, run_transfer_study, TransferOutcome, TransferStudyConfig, PRETRAINED};

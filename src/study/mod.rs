@@ -45,7 +45,7 @@ mod summary;
 pub use config::{methods, Method, Op, StudyConfig, StudyData};
 pub use report::write_report;
 pub use results::{ResultsFile, Row, RunRow};
-pub use summary::{html_table, summarize, Best, MethodSummary, StudySummary, LEVEL};
+pub use summary::{html_table, summarize, summarize_against, Best, MethodSummary, StudySummary, LEVEL};
 
 use crate::data::ImageDataset;
 use crate::error::IoContext;
@@ -145,66 +145,32 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
         ));
     }
 
-    let queue = Mutex::new(todo);
-    let abort = AtomicBool::new(false);
-    let mut first_error: Option<Error> = None;
     let device = crate::device()?;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(RunKey, Result<RunRow>)>();
-        for _ in 0..cfg.jobs.min(ran) {
-            let (train, test, tx) = (data.train.shallow_clone(), test.shallow_clone(), tx.clone());
-            let (queue, abort, methods, protocol) = (&queue, &abort, &methods, &protocol);
-            scope.spawn(move || {
-                // one thread per run: results then do not depend on the number of jobs
-                tch::set_num_threads(1);
-                while !abort.load(Ordering::Relaxed) {
-                    let Some(key) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else { break };
-                    let row = run_one(cfg, &train, &test, key.n, &methods[key.method], key.seed, protocol, device);
-                    if tx.send((key, row)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, (key, row)) in rx.into_iter().enumerate() {
-            let outcome = row.and_then(|row| {
-                let line = format!(
-                    "[{}/{}] n={} {} seed {}: accuracy {:.4}, AUC {:.4} ({:.1} s)",
-                    i + 1,
-                    ran,
-                    row.n_per_class,
-                    row.augment,
-                    row.seed,
+    let mut finished = 0;
+    let outcome = parallel_runs(
+        todo.into_iter().collect(),
+        cfg.jobs,
+        || (data.train.shallow_clone(), test.shallow_clone()),
+        |(train, test), key: &RunKey| run_one(cfg, train, test, key.n, &methods[key.method], key.seed, &protocol, device),
+        |key, row| {
+            let name = format!("n={} {} seed {}", key.n, methods[key.method].name(), key.seed);
+            let row = row.map_err(|e| Error::invalid("run", &name, e.to_string()))?;
+            finished += 1;
+            if cfg.progress {
+                progress.println(&format!(
+                    "[{finished}/{ran}] {name}: accuracy {:.4}, AUC {:.4} ({:.1} s)",
                     row.accuracy,
                     row.auc_macro_ovr,
                     row.train_seconds + row.eval_seconds
-                );
-                results.append(row)?;
-                Ok(line)
-            });
-            match outcome {
-                Ok(line) => {
-                    if cfg.progress {
-                        progress.println(&line);
-                    }
-                    progress.step_with(format!("n={} {} seed {}", key.n, methods[key.method].name(), key.seed));
-                }
-                Err(e) => {
-                    abort.store(true, Ordering::Relaxed);
-                    first_error.get_or_insert(Error::invalid(
-                        "run",
-                        format!("n={} {} seed {}", key.n, methods[key.method].name(), key.seed),
-                        e.to_string(),
-                    ));
-                }
+                ));
             }
-        }
-    });
+            results.append(row)?;
+            progress.step_with(name);
+            Ok(())
+        },
+    );
     progress.finish();
-    if let Some(e) = first_error {
-        return Err(e);
-    }
+    outcome?;
 
     let by_key: std::collections::HashMap<_, _> = results.rows().iter().map(|r| (r.key(), r)).collect();
     let rows: Vec<RunRow> = grid.iter().filter_map(|k| by_key.get(&key_of(k)).map(|r| (*r).clone())).collect();
@@ -212,6 +178,54 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
     let summary = summarize(&rows, &cfg.sizes, &names)?;
     let report = write_report(cfg, &summary, &data.source, &cfg.out)?;
     Ok(StudyOutcome { summary, rows, ran, resumed, data_source: data.source.clone(), test_images: test.len(), report, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Run `work` on every item, on `jobs` threads with **one libtorch thread each** (so
+/// results do not depend on `jobs`), in the items' order. `state` is called once per
+/// worker on the caller's thread to give it what it needs (tensors may be sent to a
+/// thread but not shared, so hand each worker its own shallow clones). `done` sees
+/// each result on the caller's thread as it arrives; the first error it returns stops
+/// the handing out of further items and is returned once the running ones finish.
+pub fn parallel_runs<T, S, R>(
+    items: Vec<T>,
+    jobs: usize,
+    mut state: impl FnMut() -> S,
+    work: impl Fn(&S, &T) -> R + Sync,
+    mut done: impl FnMut(&T, R) -> Result<()>,
+) -> Result<()>
+where
+    T: Send + Sync,
+    S: Send,
+    R: Send,
+{
+    let queue = Mutex::new(items.iter().collect::<VecDeque<&T>>());
+    let abort = AtomicBool::new(false);
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(&T, R)>();
+        for _ in 0..jobs.max(1).min(items.len()) {
+            let (st, tx, queue, abort, work) = (state(), tx.clone(), &queue, &abort, &work);
+            scope.spawn(move || {
+                tch::set_num_threads(1);
+                while !abort.load(Ordering::Relaxed) {
+                    let Some(item) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else { break };
+                    if tx.send((item, work(&st, item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (item, result) in rx {
+            if first_error.is_none() {
+                if let Err(e) = done(item, result) {
+                    abort.store(true, Ordering::Relaxed);
+                    first_error = Some(e);
+                }
+            }
+        }
+    });
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Rows already in the file must come from the same protocol, and a method name must

@@ -42,17 +42,24 @@ pub struct Best {
 pub struct StudySummary {
     pub rows: Vec<MethodSummary>,
     pub best: Vec<Best>,
+    /// The method every other is compared with (`none` in the augmentation study).
+    pub baseline: String,
 }
 
 
 /// Summarise `rows` in the order of `sizes` and `methods`. Only seeds present for
 /// every method of a size are used, so paired differences compare like with like.
 pub fn summarize(rows: &[RunRow], sizes: &[usize], methods: &[String]) -> Result<StudySummary> {
+    summarize_against(rows, sizes, methods, "none")
+}
+
+/// [`summarize`] with paired differences to `baseline` instead of `none`.
+pub fn summarize_against(rows: &[RunRow], sizes: &[usize], methods: &[String], baseline: &str) -> Result<StudySummary> {
     let mut by: BTreeMap<(usize, &str), BTreeMap<u64, &RunRow>> = BTreeMap::new();
     for r in rows {
         by.entry((r.n_per_class, r.augment.as_str())).or_default().insert(r.seed, r);
     }
-    let mut out = StudySummary { rows: Vec::new(), best: Vec::new() };
+    let mut out = StudySummary { rows: Vec::new(), best: Vec::new(), baseline: baseline.to_string() };
     for &n in sizes {
         let present: Vec<&str> = methods.iter().map(String::as_str).filter(|m| by.contains_key(&(n, *m))).collect();
         if present.is_empty() {
@@ -63,12 +70,12 @@ pub fn summarize(rows: &[RunRow], sizes: &[usize], methods: &[String]) -> Result
             continue;
         }
         let values = |m: &str, f: fn(&RunRow) -> f64| -> Vec<f64> { seeds.iter().map(|s| f(by[&(n, m)][s])).collect() };
-        let base = present.contains(&"none").then(|| (values("none", |r| r.accuracy), values("none", |r| r.auc_macro_ovr)));
+        let base = present.contains(&baseline).then(|| (values(baseline, |r| r.accuracy), values(baseline, |r| r.auc_macro_ovr)));
         let first = out.rows.len();
         for &m in &present {
             let (acc, auc) = (values(m, |r| r.accuracy), values(m, |r| r.auc_macro_ovr));
             let vs = |b: &[f64], x: &[f64]| -> Result<Option<PairedComparison>> {
-                if m == "none" || seeds.len() < 2 {
+                if m == baseline || seeds.len() < 2 {
                     return Ok(None);
                 }
                 paired_comparison(b, x, LEVEL).map(Some)
@@ -129,7 +136,15 @@ impl StudySummary {
         let _ = writeln!(
             s,
             "{:>7}  {:<22} {:>5}  {:<17} {:<17} {:<17} {:>6}  {:<17} {:>6}",
-            "n/class", "method", "seeds", "accuracy", "AUC (OvR macro)", "Δacc vs none", "p", "ΔAUC vs none", "p"
+            "n/class",
+            "method",
+            "seeds",
+            "accuracy",
+            "AUC (OvR macro)",
+            format!("Δacc vs {}", self.baseline),
+            "p",
+            format!("ΔAUC vs {}", self.baseline),
+            "p"
         );
         for r in &self.rows {
             let (da, pa) = diff(&r.accuracy_vs_none);
@@ -148,7 +163,7 @@ impl StudySummary {
                 pu
             );
         }
-        let _ = writeln!(s, "(mean ± half-width of the {:.0}% CI over seeds; Δ: paired difference to none, p: paired t-test)", LEVEL * 100.0);
+        let _ = writeln!(s, "(mean ± half-width of the {:.0}% CI over seeds; Δ: paired difference to {}, p: paired t-test)", LEVEL * 100.0, self.baseline);
         for b in &self.best {
             let _ = writeln!(s, "{}", self.best_sentence(b));
         }
@@ -158,14 +173,15 @@ impl StudySummary {
     fn best_sentence(&self, b: &Best) -> String {
         let tail = match &b.auc_vs_none {
             Some(c) => format!(
-                "; AUC {:+.4} vs none (95% CI {:+.4} to {:+.4}, p = {:.3}){}",
+                "; AUC {:+.4} vs {} (95% CI {:+.4} to {:+.4}, p = {:.3}){}",
                 c.mean_diff,
+                self.baseline,
                 c.ci_low,
                 c.ci_high,
                 c.p_value,
-                if c.ci_low > 0.0 { "" } else { " — not distinguishable from none at this number of seeds" }
+                if c.ci_low > 0.0 { String::new() } else { format!(" — not distinguishable from {} at this number of seeds", self.baseline) }
             ),
-            None if b.method == "none" => " (no augmentation beat none)".into(),
+            None if b.method == self.baseline => format!(" (nothing beat {})", self.baseline),
             None => String::new(),
         };
         format!("best at n = {}: {} (AUC {:.4}, accuracy {:.4}){}", b.n_per_class, b.method, b.auc, b.accuracy, tail)
@@ -209,8 +225,9 @@ impl StudySummary {
     pub fn to_html(&self) -> String {
         let mut s = String::from(
             "<table><thead><tr><th>n/class</th><th>method</th><th>seeds</th><th>accuracy</th><th>AUC (OvR macro)</th>\
-             <th>Δacc vs none</th><th>p</th><th>ΔAUC vs none</th><th>p</th></tr></thead><tbody>",
-        );
+             <th>Δacc vs BASE</th><th>p</th><th>ΔAUC vs BASE</th><th>p</th></tr></thead><tbody>",
+        )
+        .replace("BASE", &html_escape(&self.baseline));
         for r in &self.rows {
             let best = self.best.iter().any(|b| b.n_per_class == r.n_per_class && b.method == r.method);
             let (da, pa) = diff(&r.accuracy_vs_none);
@@ -274,7 +291,7 @@ impl StudySummary {
     /// Per size: each method's paired accuracy (or AUC) difference to `none`, with its
     /// 95% CI, as bars. `None` when there is no baseline or fewer than 2 seeds.
     pub fn gain_chart(&self, n_per_class: usize, metric: &str) -> Result<Option<Figure>> {
-        let rows: Vec<&MethodSummary> = self.rows.iter().filter(|r| r.n_per_class == n_per_class && r.method != "none").collect();
+        let rows: Vec<&MethodSummary> = self.rows.iter().filter(|r| r.n_per_class == n_per_class && r.method != self.baseline).collect();
         let cmp: Vec<(String, PairedComparison)> = rows
             .iter()
             .filter_map(|r| {
@@ -290,7 +307,7 @@ impl StudySummary {
         let errors: Vec<(f64, f64)> = cmp.iter().map(|(_, c)| (c.ci_low, c.ci_high)).collect();
         let what = if metric == "auc" { "AUC" } else { "accuracy" };
         bar_chart_ci(
-            &format!("{what} gain over no augmentation, n = {n_per_class} per class (paired, 95% CI)"),
+            &format!("{what} gain over {}, n = {n_per_class} per class (paired, 95% CI)", if self.baseline == "none" { "no augmentation" } else { &self.baseline }),
             &labels,
             &values,
             &errors,

@@ -1,0 +1,139 @@
+//! Transfer learning: the backbone's LoRA injection, weight loading with key
+//! reports, the strategies' trainable parameters, frozen weights staying frozen.
+use smalldata::data::ImageDataset;
+use smalldata::finetune::*;
+use tch::{nn, Device, Kind, Tensor};
+
+fn toy(n: usize, classes: i64, seed: u64) -> ImageDataset {
+    let mut rng = smalldata::augment::AugRng::new(seed);
+    let images = rng.uniform_tensor(&[n as i64, 1, 28, 28], Device::Cpu);
+    let labels = Tensor::from_slice(&(0..n as i64).map(|i| i % classes).collect::<Vec<_>>());
+    // make the classes separable: brighten a class-specific band
+    let band = labels.to_kind(Kind::Float).view([n as i64, 1, 1, 1]) / classes as f64;
+    ImageDataset::new((images * 0.3 + band).clamp(0.0, 1.0), labels, (0..classes).map(|c| c.to_string()).collect()).unwrap()
+}
+
+/// A checkpoint written from a freshly initialised backbone.
+fn checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
+    let (vs, _net) = backbone(None, 0, Device::Cpu).unwrap();
+    let named: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(k, v)| (k, v.contiguous())).collect();
+    let path = dir.join("backbone.safetensors");
+    Tensor::write_safetensors(&named, &path).unwrap();
+    path
+}
+
+#[test]
+fn lora_goes_where_the_pattern_says_and_starts_as_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpoint(dir.path());
+    let (_vs, mut net) = backbone(Some(&path), 0, Device::Cpu).unwrap();
+    let names = net.conv_names();
+    assert_eq!(names[0], "stem");
+    assert!(names.contains(&"block2.down".to_string()) && names.len() == 9, "{names:?}");
+    let x = toy(4, 5, 1).images;
+    let before = net.features(&x, false);
+    let adapters = nn::VarStore::new(Device::Cpu);
+    let n = net.add_lora("block2,block3", &adapters.root(), LoraConfig::default(), 0).unwrap();
+    assert_eq!(n, 6, "conv1, conv2, down of two blocks");
+    assert!(max_abs_diff(&net.features(&x, false), &before) < 1e-6);
+    let e = net.add_lora("nothing", &adapters.root(), LoraConfig::default(), 0).unwrap_err().to_string();
+    assert!(e.contains("nothing") && e.contains("block1.conv1"), "{e}");
+}
+
+#[test]
+fn weight_files_report_missing_unexpected_and_misshaped_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpoint(dir.path());
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _net = ResNetBackbone::new(&vs.root(), 1);
+    let report = load_weights(&vs, &path, |k| Some(k.to_string()), true).unwrap();
+    assert!(report.missing.is_empty() && report.unexpected.is_empty());
+    // a renamed file, as torchvision names would arrive: one key dropped, one unknown
+    let mut tensors = Tensor::read_safetensors(&path).unwrap();
+    tensors.retain(|(k, _)| k != "stem_bn.weight");
+    tensors.push(("fc.weight".into(), Tensor::zeros([10, 128], (Kind::Float, Device::Cpu))));
+    let partial = dir.path().join("partial.safetensors");
+    Tensor::write_safetensors(&tensors, &partial).unwrap();
+    let report = load_weights(&vs, &partial, |k| Some(k.to_string()), false).unwrap();
+    assert_eq!(report.missing, vec!["stem_bn.weight".to_string()]);
+    assert_eq!(report.unexpected, vec!["fc.weight".to_string()]);
+    let e = load_weights(&vs, &partial, |k| Some(k.to_string()), true).unwrap_err().to_string();
+    assert!(e.contains("stem_bn.weight") && e.contains("fc.weight") && e.contains("partial.safetensors"), "{e}");
+    // the rename hook can drop keys
+    let report = load_weights(&vs, &partial, |k| (k != "fc.weight").then(|| k.to_string()), false).unwrap();
+    assert!(report.unexpected.is_empty());
+    let mut bad = Tensor::read_safetensors(&path).unwrap();
+    bad.iter_mut().find(|(k, _)| k == "block1.conv1.weight").unwrap().1 = Tensor::zeros([3, 3], (Kind::Float, Device::Cpu));
+    let misshaped = dir.path().join("misshaped.safetensors");
+    Tensor::write_safetensors(&bad, &misshaped).unwrap();
+    let e = load_weights(&vs, &misshaped, |k| Some(k.to_string()), false).unwrap_err().to_string();
+    assert!(e.contains("block1.conv1.weight") && e.contains("[3, 3]"), "{e}");
+}
+
+#[test]
+fn strategies_train_what_they_should_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpoint(dir.path());
+    let (train, test) = (toy(20, 5, 2), toy(50, 5, 3));
+    let cfg = TransferConfig { steps: 6, batch_size: 10, lr: 1e-3 };
+    let mut counts = std::collections::BTreeMap::new();
+    for s in ["scratch", "frozen-linear", "frozen-mlp", "lora=4", "full", "gradual"] {
+        let strategy: Strategy = s.parse().unwrap();
+        let r = run_strategy(strategy, &path, &train, &test, &cfg, 0).unwrap();
+        assert!(r.accuracy >= 0.0 && r.auc_macro_ovr > 0.0);
+        counts.insert(s, r.parameters);
+        // same seed, same numbers
+        let again = run_strategy(strategy, &path, &train, &test, &cfg, 0).unwrap();
+        assert_eq!((r.accuracy, r.auc_macro_ovr), (again.accuracy, again.auc_macro_ovr), "{s}");
+    }
+    let backbone_total = counts["frozen-linear"].total - 645; // linear head: 128·5 + 5
+    assert_eq!(counts["frozen-linear"].trainable, 645);
+    assert_eq!(counts["frozen-mlp"].trainable, 128 * 128 + 128 + 128 * 5 + 5);
+    let stats = count_running_stats(&path);
+    assert_eq!(counts["scratch"].trainable, counts["scratch"].total - stats, "all but batch-norm running statistics");
+    assert_eq!(counts["full"].trainable, backbone_total + 645 - stats);
+    assert_eq!(counts["gradual"].trainable, counts["full"].trainable, "gradual ends with everything unfrozen");
+    let lora = counts["lora=4"];
+    assert!(lora.trainable > 645 && lora.percent() < 15.0, "{lora}");
+    assert!("lora=0".parse::<Strategy>().is_err() && "frozen=2".parse::<Strategy>().is_err());
+}
+
+/// Batch-norm running statistics are variables but never trainable.
+fn count_running_stats(path: &std::path::Path) -> usize {
+    Tensor::read_safetensors(path).unwrap().iter().filter(|(k, _)| k.contains("running") || k.contains("num_batches")).map(|(_, t)| t.numel()).sum()
+}
+
+#[test]
+fn lora_training_leaves_the_backbone_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpoint(dir.path());
+    let before = Tensor::read_safetensors(&path).unwrap();
+    let (vs, mut net) = backbone(Some(&path), 0, Device::Cpu).unwrap();
+    let mut vs = vs;
+    vs.freeze();
+    let adapters = nn::VarStore::new(Device::Cpu);
+    net.add_lora("block", &adapters.root(), LoraConfig { rank: 2, alpha: 4.0, dropout: 0.0 }, 1).unwrap();
+    let head = nn::linear(adapters.root() / "head", FEATURES, 5, Default::default());
+    use tch::nn::{Module, OptimizerConfig};
+    let mut opt = nn::Adam::default().build(&adapters, 1e-2).unwrap();
+    let data = toy(10, 5, 4);
+    for _ in 0..3 {
+        let loss = head.forward(&net.features(&data.images, false)).cross_entropy_for_logits(&data.labels);
+        opt.backward_step(&loss);
+    }
+    let vars = vs.variables();
+    for (k, t) in before {
+        assert!(vars[&k].equal(&t), "{k} changed");
+    }
+}
+
+#[test]
+fn target_classes_are_relabelled_in_order() {
+    let data = toy(30, 10, 5);
+    let sub = classes_subset(&data, &TARGET_CLASSES).unwrap();
+    assert_eq!(sub.len(), 15);
+    assert_eq!(sub.num_classes(), 5);
+    assert_eq!(sub.class_names, vec!["5", "6", "7", "8", "9"]);
+    assert!(sub.labels_vec().iter().all(|&l| (0..5).contains(&l)));
+    assert!(classes_subset(&data, &[42]).is_err());
+}
