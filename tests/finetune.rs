@@ -137,3 +137,48 @@ fn target_classes_are_relabelled_in_order() {
     assert!(sub.labels_vec().iter().all(|&l| (0..5).contains(&l)));
     assert!(classes_subset(&data, &[42]).is_err());
 }
+
+/// torchvision's state-dict names and shapes for resnet18/34/50, written by
+/// `scripts/export_torchvision_resnet.py --keys` from torchvision itself.
+fn torchvision_keys() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/torchvision_resnet_keys.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn torchvision_named_weights_load_into_tch_resnets() {
+    let keys = torchvision_keys();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, model) in [("resnet18", TorchvisionResNet::ResNet18), ("resnet34", TorchvisionResNet::ResNet34), ("resnet50", TorchvisionResNet::ResNet50)] {
+        // a file with every torchvision tensor, randomly initialised
+        let mut rng = smalldata::augment::AugRng::new(0);
+        let tensors: Vec<(String, Tensor)> = keys[name]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, shape)| {
+                let shape: Vec<i64> = shape.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
+                (k.clone(), rng.uniform_tensor(&shape, Device::Cpu))
+            })
+            .collect();
+        let path = dir.path().join(format!("{name}.safetensors"));
+        Tensor::write_safetensors(&tensors, &path).unwrap();
+        // with the classifier: every tch variable is filled, nothing unexpected
+        let (vs, net, report) = load_torchvision_resnet(model, &path, Some(1000), Device::Cpu, true).unwrap();
+        let counters = tensors.iter().filter(|(k, _)| k.ends_with("num_batches_tracked")).count();
+        assert_eq!(report.loaded, tensors.len() - counters, "{name}");
+        let conv1 = tensors.iter().find(|(k, _)| k == "conv1.weight").unwrap();
+        assert!(vs.variables()["conv1.weight"].equal(&conv1.1), "{name}: values copied under the same name");
+        let out = net.forward_t(&Tensor::zeros([1, 3, 64, 64], (Kind::Float, Device::Cpu)), false);
+        assert_eq!(out.size(), vec![1, 1000]);
+        // without it: fc.* dropped, features out
+        let (_, net, report) = load_torchvision_resnet(model, &path, None, Device::Cpu, true).unwrap();
+        assert!(report.missing.is_empty() && report.unexpected.is_empty());
+        assert_eq!(net.forward_t(&Tensor::zeros([1, 3, 64, 64], (Kind::Float, Device::Cpu)), false).size(), vec![1, model.features()]);
+    }
+    // a resnet18 file loaded as resnet34: the missing blocks are named
+    let (_, _, report) = load_torchvision_resnet(TorchvisionResNet::ResNet34, &dir.path().join("resnet18.safetensors"), Some(1000), Device::Cpu, false).unwrap();
+    assert!(report.missing.iter().any(|k| k.starts_with("layer3.5.")), "{:?}", report.missing);
+    let e = load_torchvision_resnet(TorchvisionResNet::ResNet34, &dir.path().join("resnet18.safetensors"), Some(1000), Device::Cpu, true).unwrap_err().to_string();
+    assert!(e.contains("missing keys") && e.contains("layer3.5.conv1.weight"), "{e}");
+    assert!(load_torchvision_resnet(TorchvisionResNet::ResNet18, &dir.path().join("none.safetensors"), None, Device::Cpu, true).is_err());
+}

@@ -6,6 +6,8 @@
 //!   added by name pattern; [`load_weights`] reports missing and unexpected keys.
 //! * [`Strategy`] and [`run_strategy`]: scratch, frozen backbone + linear or MLP head
 //!   (features cached), LoRA, full fine-tuning, gradual unfreezing.
+//! * [`load_torchvision_resnet`]: tch's ResNet-18/34/50 from torchvision weights
+//!   exported to safetensors by `scripts/export_torchvision_resnet.py`.
 //! * [`pretrain_source`] trains the committed backbone on Fashion-MNIST classes 0–4;
 //!   [`run_transfer_study`] compares the strategies on classes 5–9 with 5–20 labels
 //!   per class, resumable, with paired differences to `scratch`.
@@ -14,8 +16,10 @@ mod backbone;
 mod experiment;
 mod lora;
 mod study;
+mod torchvision;
 
 pub use backbone::{load_weights, Conv, LoadReport, ResNetBackbone, FEATURES};
 pub use experiment::{backbone, classes_subset, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
 pub use lora::{max_abs_diff, ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use torchvision::{load_torchvision_resnet, torchvision_name, TorchvisionResNet};
 pub use study::{pretrain_source, run_transfer_study, TransferOutcome, TransferStudyConfig, PRETRAINED};
