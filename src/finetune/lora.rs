@@ -247,12 +247,16 @@ pub struct ParameterCount {
 }
 
 impl ParameterCount {
-    /// Count over stores: every variable counts towards the total, trainable ones
-    /// (requires_grad) towards `trainable`.
+    /// Count over stores: every parameter counts towards the total, trainable ones
+    /// (requires_grad) towards `trainable`. Batch-norm running statistics are
+    /// buffers, not parameters (as in PyTorch's `parameters()`), and are left out.
     pub fn of(stores: &[&nn::VarStore]) -> Self {
         let (mut trainable, mut total) = (0, 0);
         for vs in stores {
-            for (_, t) in vs.variables() {
+            for (name, t) in vs.variables() {
+                if name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked") {
+                    continue;
+                }
                 total += t.numel();
                 if t.requires_grad() {
                     trainable += t.numel();
