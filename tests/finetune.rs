@@ -182,3 +182,27 @@ fn torchvision_named_weights_load_into_tch_resnets() {
     assert!(e.contains("missing keys") && e.contains("layer3.5.conv1.weight"), "{e}");
     assert!(load_torchvision_resnet(TorchvisionResNet::ResNet18, &dir.path().join("none.safetensors"), None, Device::Cpu, true).is_err());
 }
+
+#[test]
+fn the_transfer_study_resumes_from_its_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TransferStudyConfig {
+        sizes: vec![2],
+        strategies: vec!["scratch".parse().unwrap(), "frozen-linear".parse().unwrap(), "lora=2".parse().unwrap()],
+        seeds: 2,
+        train: TransferConfig { steps: 3, batch_size: 5, lr: 1e-3 },
+        test_limit: Some(50),
+        out: dir.path().to_path_buf(),
+        progress: false,
+        ..TransferStudyConfig::default()
+    };
+    let first = run_transfer_study(&cfg).unwrap();
+    assert_eq!((first.ran, first.rows.len()), (6, 6));
+    assert!(first.rows.iter().all(|r| r.log_loss.is_some_and(f64::is_finite)));
+    let again = run_transfer_study(&cfg).unwrap();
+    assert_eq!((again.ran, again.resumed), (0, 6));
+    assert_eq!(again.rows, first.rows);
+    assert_eq!(again.summary.baseline, "scratch");
+    let missing = TransferStudyConfig { checkpoint: dir.path().join("nope.safetensors"), ..cfg };
+    assert!(run_transfer_study(&missing).unwrap_err().to_string().contains("nope.safetensors"));
+}

@@ -115,6 +115,8 @@ impl Default for TransferConfig {
 pub struct TransferResult {
     pub accuracy: f64,
     pub auc_macro_ovr: f64,
+    /// Mean test cross-entropy.
+    pub log_loss: f64,
     pub parameters: ParameterCount,
     pub train_seconds: f64,
 }
@@ -238,11 +240,13 @@ pub fn run_strategy(
         Tensor::cat(&parts, 0).to_kind(Kind::Double)
     });
     let labels = test.labels_vec();
+    let log_loss = logits.cross_entropy_for_logits(&test.labels).double_value(&[]);
     let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
     let proba = crate::data::tensor_to_array2(&logits.softmax(-1, Kind::Double))?;
     Ok(TransferResult {
         accuracy: accuracy(&labels, &pred)?,
         auc_macro_ovr: roc_auc_multiclass(&labels, proba.view(), MultiClass::OvrMacro)?,
+        log_loss,
         parameters,
         train_seconds,
     })

@@ -17,11 +17,14 @@ pub struct RunRow {
     pub seed: u64,
     pub accuracy: f64,
     pub auc_macro_ovr: f64,
-    pub log_loss: f64,
+    /// Mean test cross-entropy, when the run measured it.
+    #[serde(default)]
+    pub log_loss: Option<f64>,
     pub train_seconds: f64,
     pub eval_seconds: f64,
-    /// Mean training loss over the last epoch.
-    pub final_train_loss: f64,
+    /// Mean training loss over the last epoch, when the run recorded it.
+    #[serde(default)]
+    pub final_train_loss: Option<f64>,
     pub test_images: usize,
     /// The method with all its parameters.
     pub method: String,
@@ -151,10 +154,10 @@ mod tests {
             seed,
             accuracy: 0.5,
             auc_macro_ovr: 0.9,
-            log_loss: 1.0,
+            log_loss: Some(1.0),
             train_seconds: 1.0,
             eval_seconds: 0.1,
-            final_train_loss: 0.3,
+            final_train_loss: None,
             test_images: 100,
             method: augment.into(),
             protocol: "p".into(),
@@ -195,6 +198,16 @@ mod tests {
         std::fs::write(&path, format!("{good}\n{{\"oops\": 1}}\n{good}\n")).unwrap();
         let err = ResultsFile::<RunRow>::open(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("results.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn optional_losses_round_trip_and_may_be_absent() {
+        let r = row(10, "none", 0);
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains("NaN") && line.contains("\"final_train_loss\":null"));
+        assert_eq!(serde_json::from_str::<RunRow>(&line).unwrap(), r);
+        let without = line.replace(",\"final_train_loss\":null", "");
+        assert_eq!(serde_json::from_str::<RunRow>(&without).unwrap(), r);
     }
 
     #[test]
