@@ -162,7 +162,8 @@ pub fn run_strategy(
     cfg: &TransferConfig,
     seed: u64,
 ) -> Result<TransferResult> {
-    let device = Device::Cpu;
+    // CUDA when present (SMALLDATA_DEVICE overrides), as the studies do
+    let device = crate::device()?;
     let classes = train.num_classes() as i64;
     let started = std::time::Instant::now();
     let (mut backbone_vs, mut net) = backbone(strategy.pretrained().then_some(checkpoint), seed, device)?;
@@ -170,11 +171,12 @@ pub fn run_strategy(
     let mlp = matches!(strategy, Strategy::FrozenMlp).then_some(128);
     let clf = head(&head_vs, mlp, classes, seed)?;
     let adapter_vs = nn::VarStore::new(device);
-    let x_train = channels_last(&train.images);
+    let x_train = channels_last(&train.images.to_device(device));
+    let y_train = train.labels.to_device(device);
     let n = train.len();
     let batches = |epoch: usize| batch_indices(n, cfg.batch_size, Some(derive_seed(seed, &format!("batches/{epoch}"))), false);
     let mut step_batches = (0..).flat_map(batches).take(cfg.steps);
-    let gather = |t: &Tensor, idx: &[usize]| t.index_select(0, &Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>()));
+    let gather = |t: &Tensor, idx: &[usize]| t.index_select(0, &Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device));
 
     let parameters;
     match strategy {
@@ -184,7 +186,7 @@ pub fn run_strategy(
             let feats = tch::no_grad(|| net.features(&x_train, false));
             let mut opt = adam(&head_vs, cfg.lr * 10.0)?;
             for idx in step_batches.by_ref() {
-                let loss = clf.forward(&gather(&feats, &idx)).cross_entropy_for_logits(&gather(&train.labels, &idx));
+                let loss = clf.forward(&gather(&feats, &idx)).cross_entropy_for_logits(&gather(&y_train, &idx));
                 opt.backward_step(&loss);
             }
         }
@@ -194,7 +196,7 @@ pub fn run_strategy(
             parameters = ParameterCount::of(&[&backbone_vs, &head_vs, &adapter_vs]);
             let (mut oa, mut oh) = (adam(&adapter_vs, cfg.lr)?, adam(&head_vs, cfg.lr)?);
             for idx in step_batches.by_ref() {
-                let loss = clf.forward(&net.features(&gather(&x_train, &idx), false)).cross_entropy_for_logits(&gather(&train.labels, &idx));
+                let loss = clf.forward(&net.features(&gather(&x_train, &idx), false)).cross_entropy_for_logits(&gather(&y_train, &idx));
                 oa.zero_grad();
                 oh.zero_grad();
                 loss.backward();
@@ -214,7 +216,7 @@ pub fn run_strategy(
                     backbone_vs.unfreeze();
                 }
                 let frozen = step < head_only;
-                let loss = clf.forward(&net.features(&gather(&x_train, &idx), !frozen)).cross_entropy_for_logits(&gather(&train.labels, &idx));
+                let loss = clf.forward(&net.features(&gather(&x_train, &idx), !frozen)).cross_entropy_for_logits(&gather(&y_train, &idx));
                 ob.zero_grad();
                 oh.zero_grad();
                 loss.backward();
@@ -233,8 +235,8 @@ pub fn run_strategy(
         let parts: Vec<Tensor> = (0..test.len() as i64)
             .step_by(500)
             .map(|i| {
-                let x = channels_last(&test.images.narrow(0, i, 500.min(test.len() as i64 - i)));
-                clf.forward(&net.features(&x, false))
+                let x = channels_last(&test.images.narrow(0, i, 500.min(test.len() as i64 - i)).to_device(device));
+                clf.forward(&net.features(&x, false)).to_device(Device::Cpu)
             })
             .collect();
         Tensor::cat(&parts, 0).to_kind(Kind::Double)
