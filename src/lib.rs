@@ -8,6 +8,7 @@ pub mod device;
 pub mod error;
 pub mod evaluate;
 pub mod finetune;
+pub mod generate;
 pub mod plot;
 pub mod prelude;
 pub mod study;

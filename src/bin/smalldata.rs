@@ -141,7 +141,7 @@ struct TabularArgs {
     /// Training rows, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "20,50,100,200")]
     sizes: Vec<usize>,
-    /// Augmentations: none, jitter, mixup, smoter, smogn.
+    /// Augmentations: none, jitter, mixup, smoter, smogn, copula.
     #[arg(long, value_delimiter = ',', default_value = "none,jitter,mixup,smoter,smogn")]
     augment: Vec<String>,
     /// Models: ols, ridge[=alpha], lasso[=alpha], elasticnet[=alpha], svr[=C], knn[=k], mlp[=hidden].

@@ -65,6 +65,8 @@ pub enum TabularMethod {
     Mixup,
     Smoter,
     Smogn,
+    /// Rows sampled from a Gaussian copula fitted on the training rows (features and target).
+    Copula,
 }
 
 impl std::str::FromStr for TabularMethod {
@@ -76,7 +78,8 @@ impl std::str::FromStr for TabularMethod {
             "mixup" => TabularMethod::Mixup,
             "smoter" => TabularMethod::Smoter,
             "smogn" => TabularMethod::Smogn,
-            other => return Err(Error::invalid("augmentation", other, "known: none, jitter, mixup, smoter, smogn")),
+            "copula" => TabularMethod::Copula,
+            other => return Err(Error::invalid("augmentation", other, "known: none, jitter, mixup, smoter, smogn, copula")),
         })
     }
 }
@@ -89,6 +92,7 @@ impl TabularMethod {
             TabularMethod::Mixup => "mixup",
             TabularMethod::Smoter => "smoter",
             TabularMethod::Smogn => "smogn",
+            TabularMethod::Copula => "copula",
         }
     }
 
@@ -99,6 +103,7 @@ impl TabularMethod {
             TabularMethod::Mixup => Some(Box::new(Mixup::default())),
             TabularMethod::Smoter => Some(Box::new(Smoter::default())),
             TabularMethod::Smogn => Some(Box::new(Smogn::default())),
+            TabularMethod::Copula => Some(Box::new(crate::generate::CopulaSynth)),
         }
     }
 }
