@@ -91,9 +91,7 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
     use crate::study::{run_study, summarize, RunRow, StudyConfig};
     use crate::train::{Length, TrainConfig};
     let dir = out.with_extension("study");
-    if dir.join(crate::study::RESULTS_FILE).exists() {
-        std::fs::remove_file(dir.join(crate::study::RESULTS_FILE)).map_err(|source| Error::Io { path: dir.clone(), source })?;
-    }
+    crate::study::discard_results(dir.join(crate::study::RESULTS_FILE))?;
     let defaults = StudyConfig::default();
     let cfg = StudyConfig {
         sizes: sizes.to_vec(),

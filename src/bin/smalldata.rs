@@ -257,10 +257,7 @@ impl StudyArgs {
 
 fn study(cfg: &StudyConfig, restart: bool) -> smalldata::Result<()> {
     if restart {
-        let results = cfg.out.join(smalldata::study::RESULTS_FILE);
-        if results.exists() {
-            std::fs::remove_file(&results).map_err(|e| smalldata::Error::Io { path: results.clone(), source: e })?;
-        }
+        smalldata::study::discard_results(cfg.out.join(smalldata::study::RESULTS_FILE))?;
     }
     let outcome = run_study(cfg)?;
     println!();
@@ -392,10 +389,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             };
             cfg.check()?;
             if a.restart {
-                let results = cfg.out.join(smalldata::study::RESULTS_FILE);
-                if results.exists() {
-                    std::fs::remove_file(&results).map_err(|e| smalldata::Error::Io { path: results.clone(), source: e })?;
-                }
+                smalldata::study::discard_results(cfg.out.join(smalldata::study::RESULTS_FILE))?;
             }
             let outcome = run_tabular_study(&cfg)?;
             print!("\n{}", tabular_table(&outcome.summary));

@@ -149,6 +149,19 @@ fn head(vs: &nn::VarStore, hidden: Option<i64>, classes: i64, seed: u64) -> Resu
     Ok(h)
 }
 
+/// Logits of `clf` on the backbone's eval-mode features of `images`, in chunks of
+/// 500 on `device`, returned on the CPU.
+fn head_logits(net: &ResNetBackbone, clf: &nn::Sequential, images: &Tensor, device: Device) -> Tensor {
+    let n = images.size()[0];
+    tch::no_grad(|| {
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(500)
+            .map(|i| clf.forward(&net.features(&channels_last(&images.narrow(0, i, 500.min(n - i)).to_device(device)), false)).to_device(Device::Cpu))
+            .collect();
+        Tensor::cat(&parts, 0)
+    })
+}
+
 fn adam(vs: &nn::VarStore, lr: f64) -> Result<nn::Optimizer> {
     Ok(nn::Adam::default().build(vs, lr)?)
 }
@@ -230,17 +243,7 @@ pub fn run_strategy(
     }
     let train_seconds = started.elapsed().as_secs_f64();
 
-    // score
-    let logits = tch::no_grad(|| {
-        let parts: Vec<Tensor> = (0..test.len() as i64)
-            .step_by(500)
-            .map(|i| {
-                let x = channels_last(&test.images.narrow(0, i, 500.min(test.len() as i64 - i)).to_device(device));
-                clf.forward(&net.features(&x, false)).to_device(Device::Cpu)
-            })
-            .collect();
-        Tensor::cat(&parts, 0).to_kind(Kind::Double)
-    });
+    let logits = head_logits(&net, &clf, &test.images, device).to_kind(Kind::Double);
     let labels = test.labels_vec();
     let log_loss = logits.cross_entropy_for_logits(&test.labels).double_value(&[]);
     let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
@@ -281,16 +284,10 @@ pub fn pretrain(source_train: &ImageDataset, source_test: &ImageDataset, steps: 
         progress.step(loss.double_value(&[]));
     }
     progress.finish();
-    let logits = tch::no_grad(|| {
-        let parts: Vec<Tensor> = (0..source_test.len() as i64)
-            .step_by(500)
-            .map(|i| clf.forward(&net.features(&channels_last(&source_test.images.narrow(0, i, 500.min(source_test.len() as i64 - i))), false)))
-            .collect();
-        Tensor::cat(&parts, 0)
-    });
+    let logits = head_logits(&net, &clf, &source_test.images, device);
     let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
     let acc = accuracy(&source_test.labels_vec(), &pred)?;
-    let mut named: Vec<(String, Tensor)> = backbone_vs.variables().into_iter().map(|(k, v)| (k, v.detach().contiguous().copy())).collect();
+    let mut named: Vec<(String, Tensor)> = backbone_vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy().contiguous())).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let tmp: PathBuf = out.with_extension("partial");
     Tensor::write_safetensors(&named, &tmp)?;

@@ -106,9 +106,7 @@ pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<TransferOutcome> 
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
     let mut results = ResultsFile::<RunRow>::open(cfg.out.join(RESULTS_FILE))?;
     let protocol = cfg.protocol();
-    if let Some(r) = results.rows().iter().find(|r| r.protocol != protocol) {
-        return Err(Error::Format { path: results.path().to_path_buf(), reason: format!("holds runs of another protocol ({})", r.protocol) });
-    }
+    results.check_protocol(&protocol)?;
     let done = results.done();
     let grid: Vec<(usize, Strategy, u64)> =
         cfg.sizes.iter().flat_map(|&n| (0..cfg.seeds as u64).flat_map(move |s| cfg.strategies.iter().map(move |&st| (n, st, s)))).collect();

@@ -44,7 +44,7 @@ mod summary;
 
 pub use config::{methods, Method, Op, StudyConfig, StudyData};
 pub use report::write_report;
-pub use results::{ResultsFile, Row, RunRow};
+pub use results::{discard_results, ResultsFile, Row, RunRow};
 pub use summary::{html_table, summarize, summarize_against, Best, MethodSummary, StudySummary, LEVEL};
 
 use crate::data::ImageDataset;
@@ -231,16 +231,8 @@ where
 /// Rows already in the file must come from the same protocol, and a method name must
 /// mean the same parameters, or the study would mix incomparable runs.
 fn check_compatible(results: &ResultsFile<RunRow>, protocol: &str, methods: &[Method]) -> Result<()> {
+    results.check_protocol(protocol)?;
     for r in results.rows() {
-        if r.protocol != protocol {
-            return Err(Error::Format {
-                path: results.path().to_path_buf(),
-                reason: format!(
-                    "holds runs made with another protocol ({}; now {protocol}); use another --out, or --restart to discard them",
-                    r.protocol
-                ),
-            });
-        }
         if let Some(m) = methods.iter().find(|m| m.name() == r.augment) {
             if m.describe() != r.method {
                 return Err(Error::Format {

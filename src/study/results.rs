@@ -43,12 +43,25 @@ impl RunRow {
 pub trait Row: serde::Serialize + serde::de::DeserializeOwned {
     type Key: std::hash::Hash + Eq + Clone;
     fn row_key(&self) -> Self::Key;
+    /// The protocol the run followed: rows of different protocols never mix.
+    fn protocol(&self) -> &str;
 }
 
 impl Row for RunRow {
     type Key = (usize, String, u64);
     fn row_key(&self) -> Self::Key {
         self.key()
+    }
+    fn protocol(&self) -> &str {
+        &self.protocol
+    }
+}
+
+/// Remove the results file at `path` (a study's `--restart`); absent is fine.
+pub fn discard_results(path: impl AsRef<Path>) -> Result<()> {
+    match std::fs::remove_file(path.as_ref()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(path.as_ref()),
+        _ => Ok(()),
     }
 }
 
@@ -87,6 +100,21 @@ impl<R: Row> ResultsFile<R> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// An error naming the file when a stored row was made under another protocol
+    /// than `protocol`: resuming would mix incomparable runs.
+    pub fn check_protocol(&self, protocol: &str) -> Result<()> {
+        match self.rows.iter().find(|r| r.protocol() != protocol) {
+            None => Ok(()),
+            Some(r) => Err(Error::Format {
+                path: self.path.clone(),
+                reason: format!(
+                    "holds runs made with another protocol ({}; now {protocol}); use another --out, or --restart to discard them",
+                    r.protocol()
+                ),
+            }),
+        }
     }
 
     /// Rows read or appended so far, in file order, one per key.

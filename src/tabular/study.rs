@@ -163,6 +163,9 @@ impl Row for TabularRow {
     fn row_key(&self) -> Self::Key {
         (self.n_train, self.augment.clone(), self.model.clone(), self.seed)
     }
+    fn protocol(&self) -> &str {
+        &self.protocol
+    }
 }
 
 impl TabularStudyConfig {
@@ -230,12 +233,7 @@ pub fn run_tabular_study(cfg: &TabularStudyConfig) -> Result<TabularOutcome> {
     write_atomic(&cfg.out.join("study.json"), serde_json::to_string_pretty(cfg)?.as_bytes())?;
     let mut results = ResultsFile::<TabularRow>::open(cfg.out.join(crate::study::RESULTS_FILE))?;
     let protocol = cfg.protocol();
-    if let Some(r) = results.rows().iter().find(|r| r.protocol != protocol) {
-        return Err(Error::Format {
-            path: results.path().to_path_buf(),
-            reason: format!("holds runs made with another protocol ({}); use another --out or --restart", r.protocol),
-        });
-    }
+    results.check_protocol(&protocol)?;
     let done = results.done();
     let mut grid = Vec::new();
     for seed in 0..cfg.seeds as u64 {

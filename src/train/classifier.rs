@@ -115,24 +115,26 @@ impl Classifier {
         Ok(Vec::<i64>::try_from(self.predict_logits(images)?.argmax(-1, false))?)
     }
 
+    /// Logits (f64, CPU), mean cross-entropy and predicted classes on `data`.
+    fn score(&self, data: &ImageDataset) -> Result<(Tensor, f64, Vec<i64>)> {
+        self.check_data("evaluation set", data)?;
+        let logits = self.predict_logits(&data.images)?.to_kind(Kind::Double);
+        let loss = logits.cross_entropy_for_logits(&data.labels.to_device(Device::Cpu)).double_value(&[]);
+        let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
+        Ok((logits, loss, pred))
+    }
+
     /// Accuracy and mean cross-entropy on `data` (what validation needs; unlike AUC,
     /// defined even when a class is missing).
     pub fn accuracy_and_loss(&self, data: &ImageDataset) -> Result<(f64, f64)> {
-        self.check_data("evaluation set", data)?;
-        let logits = self.predict_logits(&data.images)?.to_kind(Kind::Double);
-        let labels = data.labels.to_device(Device::Cpu);
-        let loss = logits.cross_entropy_for_logits(&labels).double_value(&[]);
-        let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
+        let (_, loss, pred) = self.score(data)?;
         Ok((accuracy(&data.labels_vec(), &pred)?, loss))
     }
 
     /// Accuracy, one-vs-rest macro AUC and log loss on `data`.
     pub fn evaluate(&self, data: &ImageDataset) -> Result<Scores> {
-        self.check_data("evaluation set", data)?;
-        let logits = self.predict_logits(&data.images)?.to_kind(Kind::Double);
+        let (logits, log_loss, pred) = self.score(data)?;
         let labels = data.labels_vec();
-        let log_loss = logits.cross_entropy_for_logits(&data.labels.to_device(Device::Cpu)).double_value(&[]);
-        let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
         let proba = crate::data::tensor_to_array2(&logits.softmax(-1, Kind::Double))?;
         Ok(Scores {
             n: labels.len(),
@@ -144,15 +146,7 @@ impl Classifier {
 
     /// Copies of every variable (contiguous, in the usual NCHW layout), sorted by name.
     pub fn weights(&self) -> Vec<(String, Tensor)> {
-        let contiguous_copy = |v: &Tensor| {
-            let c = v.detach().contiguous();
-            if c.data_ptr() == v.data_ptr() {
-                c.copy()
-            } else {
-                c
-            }
-        };
-        let mut w: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, v)| (k, contiguous_copy(&v))).collect();
+        let mut w: Vec<(String, Tensor)> = self.vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy().contiguous())).collect();
         w.sort_by(|a, b| a.0.cmp(&b.0));
         w
     }
