@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         what: FinetuneCmd,
     },
+    /// Synthetic data: train the judge, or train and evaluate the conditional GAN.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateCmd,
+    },
     /// The main job: the default augmentation study (Fashion-MNIST, n = 10 and 50 per
     /// class, crop/rotate/noise and all their combinations, 3 seeds).
     Demo {
@@ -130,6 +135,74 @@ enum FinetuneCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum GenerateCmd {
+    /// Train the judge (small CNN on all Fashion-MNIST training images) that labels synthetic images.
+    Judge {
+        #[arg(long, default_value_t = 3000)]
+        steps: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = smalldata::generate::judge::JUDGE)]
+        out: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Train the conditional GAN on n real images per class and evaluate its samples
+    /// (judge agreement and FMI, PRDC, C2ST, clusters, TSTR); resumes if killed.
+    Gan {
+        #[arg(long, default_value_t = 50)]
+        n_per_class: usize,
+        #[arg(long, default_value_t = 3000)]
+        steps: usize,
+        /// ns, hinge, wgan-gp or wgan-gp=λ.
+        #[arg(long, default_value = "hinge")]
+        loss: String,
+        /// Turn DiffAugment off (to show what it does).
+        #[arg(long)]
+        no_diffaugment: bool,
+        /// Turn spectral normalisation off.
+        #[arg(long)]
+        no_spectral_norm: bool,
+        /// Discriminator steps per generator step.
+        #[arg(long, default_value_t = 1)]
+        d_steps: usize,
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Generator and discriminator widths.
+        #[arg(long)]
+        g_width: Option<i64>,
+        #[arg(long)]
+        d_width: Option<i64>,
+        #[arg(long, default_value_t = 2e-4)]
+        lr: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "report/gan")]
+        out: PathBuf,
+    },
+    /// Tables: train on synthetic, test on real (copula and GAN) against TRTR.
+    Tstr {
+        /// diabetes, winequality, or a CSV path (with --target).
+        #[arg(long, default_value = "diabetes")]
+        data: String,
+        #[arg(long, default_value = "target")]
+        target: String,
+        #[arg(long, default_value_t = 50)]
+        rows: usize,
+        #[arg(long, default_value_t = 50)]
+        synthetic_rows: usize,
+        #[arg(long, value_delimiter = ',', default_value = "copula,gan")]
+        synthesizers: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "ridge=1,knn,svr")]
+        models: Vec<String>,
+        #[arg(long, default_value_t = 5)]
+        seeds: usize,
+    },
+}
+
 #[derive(Args)]
 struct TabularArgs {
     /// diabetes, winequality, or the path of a CSV file (with --target).
@@ -141,7 +214,7 @@ struct TabularArgs {
     /// Training rows, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "20,50,100,200")]
     sizes: Vec<usize>,
-    /// Augmentations: none, jitter, mixup, smoter, smogn, copula.
+    /// Augmentations: none, jitter, mixup, smoter, smogn, copula, gan.
     #[arg(long, value_delimiter = ',', default_value = "none,jitter,mixup,smoter,smogn")]
     augment: Vec<String>,
     /// Models: ols, ridge[=alpha], lasso[=alpha], elasticnet[=alpha], svr[=C], knn[=k], mlp[=hidden].
@@ -182,6 +255,13 @@ struct StudyArgs {
     /// Also compare RandAugment and TrivialAugmentWide.
     #[arg(long)]
     policies: bool,
+    /// Add the `gan` arm: this many synthetic images per real one, from a conditional
+    /// GAN trained on each run's real images.
+    #[arg(long)]
+    gan: Option<usize>,
+    /// Generator updates of the `gan` arm.
+    #[arg(long, default_value_t = 2000)]
+    gan_steps: usize,
     /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
     #[arg(long, default_value_t = 3)]
     seeds: usize,
@@ -242,6 +322,10 @@ impl StudyArgs {
             sizes: self.sizes.clone(),
             ops: self.ops.iter().map(|o| o.parse()).collect::<smalldata::Result<_>>()?,
             policies: self.policies,
+            gan: self.gan.map(|ratio| {
+                let arm = smalldata::study::GanArm::default();
+                smalldata::study::GanArm { ratio, gan: smalldata::generate::GanConfig { steps: self.gan_steps, ..arm.gan } }
+            }),
             seeds: self.seeds,
             model: self.model.parse()?,
             train,
@@ -295,6 +379,11 @@ enum DatasetArg {
     Csv,
     Diabetes,
     Winequality,
+}
+
+/// Let libtorch use every core (single runs; studies set one thread per worker).
+fn all_threads() {
+    tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
 }
 
 fn main() -> ExitCode {
@@ -420,6 +509,62 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             let outcome = smalldata::finetune::run_transfer_study(&cfg)?;
             print!("\n{}", outcome.summary.to_table());
             println!("{} runs ({} trained now, {} resumed); results in {}", outcome.rows.len(), outcome.ran, outcome.resumed, cfg.out.display());
+        }
+        Command::Generate { what: GenerateCmd::Judge { steps, seed, out, data_dir } } => {
+            all_threads();
+            let t = std::time::Instant::now();
+            let data = data::fashion_mnist(data_dir.as_deref())?;
+            let judge = smalldata::generate::judge::train_judge(&data.train, steps, seed, &out)?;
+            let acc = judge.evaluate(&data.test)?.accuracy;
+            println!("judge: {steps} steps in {:.0} s; test accuracy {acc:.4} on {} images; saved {}", t.elapsed().as_secs_f64(), data.test.len(), out.display());
+        }
+        Command::Generate {
+            what: GenerateCmd::Gan { n_per_class, steps, loss, no_diffaugment, no_spectral_norm, d_steps, batch_size, g_width, d_width, lr, seed, data_dir, out },
+        } => {
+            all_threads();
+            let defaults = smalldata::generate::GanExperimentConfig::default();
+            let cfg = smalldata::generate::GanExperimentConfig {
+                data_dir,
+                n_per_class,
+                seed,
+                gan: smalldata::generate::GanConfig {
+                    loss: loss.parse()?,
+                    diff_augment: !no_diffaugment,
+                    spectral_norm: !no_spectral_norm,
+                    d_steps,
+                    batch_size,
+                    g_width: g_width.unwrap_or(defaults.gan.g_width),
+                    d_width: d_width.unwrap_or(defaults.gan.d_width),
+                    lr_g: lr,
+                    lr_d: lr,
+                    steps,
+                    seed,
+                    ..defaults.gan.clone()
+                },
+                out,
+                ..defaults
+            };
+            let r = smalldata::generate::run_gan_experiment(&cfg)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            println!(
+                "judge agreement {:.3} (FMI {:.3}; judge on real test images {:.3}); TSTR {:.3} vs TRTR {:.3}; trained {} steps in {:.0} s on {} threads",
+                r.judge.label_agreement, r.judge.fmi, r.judge_real_accuracy, r.tstr_accuracy, r.trtr_accuracy, r.steps, r.train_seconds, r.threads
+            );
+        }
+        Command::Generate { what: GenerateCmd::Tstr { data, target, rows, synthetic_rows, synthesizers, models, seeds } } => {
+            let cfg = smalldata::generate::TstrConfig {
+                data: TabularSource::parse(&data, &target),
+                rows,
+                synthetic_rows,
+                synthesizers: synthesizers.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
+                models: models.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
+                seeds,
+                ..Default::default()
+            };
+            let t = std::time::Instant::now();
+            let rows = smalldata::generate::run_tabular_tstr(&cfg)?;
+            print!("{}", smalldata::generate::tstr_table(&rows));
+            println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
         }
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();

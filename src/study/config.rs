@@ -5,6 +5,7 @@ use crate::augment::{
     RandomErasing, RandomRotation, TrivialAugmentWide,
 };
 use crate::data::{fashion_mnist, fashion_mnist_embedded, TrainTest};
+use crate::generate::GanConfig;
 use crate::train::{ModelKind, TrainConfig};
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -172,6 +173,26 @@ pub enum Method {
     /// RandAugment with n = 2 operations at magnitude 9 (of 30).
     RandAugment,
     TrivialAugment,
+    /// Synthetic images from a conditional GAN trained on the run's own real images.
+    Gan(GanArm),
+}
+
+/// The study's `gan` arm: train the conditional GAN on the `n` real images per class
+/// of the run (seeded by the run's seed), add `ratio × n` synthetic images per class,
+/// train the classifier on both, score on the real test set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GanArm {
+    /// Synthetic images per real image.
+    pub ratio: usize,
+    /// The GAN (its `seed`, `out` and `progress` are set per run).
+    pub gan: GanConfig,
+}
+
+impl Default for GanArm {
+    /// 4 synthetic images per real one, the default GAN cut to 2,000 steps.
+    fn default() -> Self {
+        GanArm { ratio: 4, gan: GanConfig { steps: 2000, ..GanConfig::default() } }
+    }
 }
 
 impl Method {
@@ -182,6 +203,7 @@ impl Method {
             Method::Ops(ops) => ops.iter().map(|o| o.name()).collect::<Vec<_>>().join("+"),
             Method::RandAugment => "randaugment".into(),
             Method::TrivialAugment => "trivialaugment".into(),
+            Method::Gan(_) => "gan".into(),
         }
     }
 
@@ -193,13 +215,27 @@ impl Method {
             Method::Ops(ops) => ops.iter().map(|o| o.describe()).collect::<Vec<_>>().join(" + "),
             Method::RandAugment => "RandAugment(n 2, m 9)".into(),
             Method::TrivialAugment => "TrivialAugmentWide".into(),
+            Method::Gan(arm) => {
+                let g = &arm.gan;
+                format!(
+                    "GAN ×{} ({:?}, SN {}, DiffAugment {}, widths {}/{}, {} steps of {}, lr {}/{}, EMA {:?})",
+                    arm.ratio, g.loss, g.spectral_norm, g.diff_augment, g.g_width, g.d_width, g.steps, g.batch_size, g.lr_g, g.lr_d, g.ema
+                )
+            }
         }
     }
 
-    /// The pipeline for images of `height` × `width` (`None` for `none`).
+    /// The pipeline for images of `height` × `width` (`None` for `none` and `gan`).
     pub fn pipeline(&self, height: i64, width: i64) -> Result<Option<Box<dyn Augment>>> {
         Ok(match self {
             Method::Ops(ops) if ops.is_empty() => None,
+            Method::Gan(arm) => {
+                arm.gan.check()?;
+                if arm.ratio == 0 {
+                    return Err(Error::invalid("GAN ratio", 0, "synthetic images per real one must be at least 1"));
+                }
+                None
+            }
             Method::Ops(ops) if ops.len() == 1 => Some(ops[0].build(height, width)?),
             Method::Ops(ops) => Some(Box::new(Compose::new(ops.iter().map(|o| o.build(height, width)).collect::<Result<_>>()?))),
             Method::RandAugment => Some(Box::new(RandAugment::new(2, 9.0)?)),
@@ -232,6 +268,9 @@ pub struct StudyConfig {
     pub ops: Vec<Op>,
     /// Add RandAugment and TrivialAugmentWide as methods.
     pub policies: bool,
+    /// Add the `gan` arm (synthetic images from a GAN trained on each run's images).
+    #[serde(default)]
+    pub gan: Option<GanArm>,
     /// Seeds 0..seeds; each seed fixes the subsample, initial weights and batch order
     /// shared by every method (the paired design).
     pub seeds: usize,
@@ -257,6 +296,7 @@ impl Default for StudyConfig {
             sizes: vec![10, 50],
             ops: vec![Op::Crop { padding: 3 }, Op::Rotate { degrees: 15.0 }, Op::Noise { sigma: 0.1 }],
             policies: false,
+            gan: None,
             seeds: 3,
             model: ModelKind::SmallCnn,
             train: TrainConfig { progress: false, ..TrainConfig::default() },
@@ -271,7 +311,9 @@ impl Default for StudyConfig {
 impl StudyConfig {
     /// The methods compared, in table order.
     pub fn methods(&self) -> Vec<Method> {
-        methods(&self.ops, self.policies)
+        let mut m = methods(&self.ops, self.policies);
+        m.extend(self.gan.clone().map(Method::Gan));
+        m
     }
 
     /// Checks that need no data: run before anything is loaded or trained.
@@ -328,9 +370,12 @@ impl StudyConfig {
                 ),
             ));
         }
-        let [_, h, w] = data.train.image_shape();
+        let [c, h, w] = data.train.image_shape();
         for m in self.methods() {
             m.pipeline(h as i64, w as i64)?;
+            if let Method::Gan(_) = m {
+                crate::generate::gan::check_shape([c, h, w], data.train.num_classes())?;
+            }
         }
         Ok(())
     }

@@ -42,13 +42,14 @@ mod report;
 mod results;
 mod summary;
 
-pub use config::{methods, Method, Op, StudyConfig, StudyData};
+pub use config::{methods, GanArm, Method, Op, StudyConfig, StudyData};
 pub use report::write_report;
 pub use results::{discard_results, ResultsFile, Row, RunRow};
 pub use summary::{html_table, summarize, summarize_against, Best, MethodSummary, StudySummary, LEVEL};
 
 use crate::data::ImageDataset;
 use crate::error::IoContext;
+use crate::generate::{mix_real_synthetic, Gan, GanConfig};
 use crate::train::{Classifier, ModelSpec, Progress, TrainConfig, Trainer};
 use crate::{Error, Result};
 use std::collections::VecDeque;
@@ -263,6 +264,18 @@ fn run_one(
     device: tch::Device,
 ) -> Result<RunRow> {
     let subset = train.subsample_per_class(n, seed)?;
+    let started = Instant::now();
+    let subset = match method {
+        Method::Gan(arm) => {
+            let cfg = GanConfig { seed: crate::derive_seed(seed, "study-gan"), out: None, progress: false, ..arm.gan.clone() };
+            let mut gan = Gan::new(cfg, subset.image_shape(), subset.num_classes(), device)?;
+            gan.train(&subset)?;
+            let synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;
+            mix_real_synthetic(&subset, &synthetic)?
+        }
+        _ => subset,
+    };
+    let generate_seconds = started.elapsed().as_secs_f64();
     let [_, h, w] = subset.image_shape();
     let spec = ModelSpec::new(cfg.model, subset.image_shape(), subset.num_classes());
     let mut model = Classifier::new(spec, seed, device)?;
@@ -281,7 +294,7 @@ fn run_one(
         accuracy: scores.accuracy,
         auc_macro_ovr: scores.auc_macro_ovr,
         log_loss: Some(scores.log_loss),
-        train_seconds: history.seconds,
+        train_seconds: history.seconds + generate_seconds,
         eval_seconds: t.elapsed().as_secs_f64(),
         final_train_loss: history.train_loss.last().map(|l| l.1),
         test_images: scores.n,

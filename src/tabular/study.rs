@@ -67,6 +67,8 @@ pub enum TabularMethod {
     Smogn,
     /// Rows sampled from a Gaussian copula fitted on the training rows (features and target).
     Copula,
+    /// Rows sampled from a conditional WGAN-GP fitted on the training rows.
+    Gan,
 }
 
 impl std::str::FromStr for TabularMethod {
@@ -79,7 +81,8 @@ impl std::str::FromStr for TabularMethod {
             "smoter" => TabularMethod::Smoter,
             "smogn" => TabularMethod::Smogn,
             "copula" => TabularMethod::Copula,
-            other => return Err(Error::invalid("augmentation", other, "known: none, jitter, mixup, smoter, smogn, copula")),
+            "gan" => TabularMethod::Gan,
+            other => return Err(Error::invalid("augmentation", other, "known: none, jitter, mixup, smoter, smogn, copula, gan")),
         })
     }
 }
@@ -93,10 +96,12 @@ impl TabularMethod {
             TabularMethod::Smoter => "smoter",
             TabularMethod::Smogn => "smogn",
             TabularMethod::Copula => "copula",
+            TabularMethod::Gan => "gan",
         }
     }
 
-    fn build(&self) -> Option<Box<dyn TabularAugment>> {
+    /// The augmentation (`None` for `none`).
+    pub fn build(&self) -> Option<Box<dyn TabularAugment>> {
         match self {
             TabularMethod::None => None,
             TabularMethod::Jitter => Some(Box::new(GaussianJitter::default())),
@@ -104,6 +109,7 @@ impl TabularMethod {
             TabularMethod::Smoter => Some(Box::new(Smoter::default())),
             TabularMethod::Smogn => Some(Box::new(Smogn::default())),
             TabularMethod::Copula => Some(Box::new(crate::generate::CopulaSynth)),
+            TabularMethod::Gan => Some(Box::new(crate::generate::GanSynth::default())),
         }
     }
 }

@@ -29,6 +29,11 @@ impl Progress {
         }
     }
 
+    /// Jump to `pos` units done (a resumed run).
+    pub fn set_position(&self, pos: u64) {
+        self.0.set_position(pos);
+    }
+
     /// One unit done with a message.
     pub fn step_with(&self, msg: String) {
         self.0.inc(1);
