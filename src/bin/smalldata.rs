@@ -183,6 +183,62 @@ enum GenerateCmd {
         #[arg(long, default_value = "report/gan")]
         out: PathBuf,
     },
+    /// Pretrain the token-conditioned diffusion model on Fashion-MNIST classes 0–8 (no
+    /// ankle boots) and export its sampling weights; resumes if killed.
+    DiffusionPretrain {
+        #[arg(long, default_value_t = 6000)]
+        steps: usize,
+        /// Tokens per class (k-means clusters within each class when > 1).
+        #[arg(long, default_value_t = 4)]
+        tokens_per_class: usize,
+        #[arg(long, default_value_t = 32)]
+        width: i64,
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Checkpoints (for resuming).
+        #[arg(long, default_value = "report/diffusion")]
+        out: PathBuf,
+        /// Where the sampling weights go.
+        #[arg(long, default_value = smalldata::generate::diffusion::PRETRAINED_DIFFUSION)]
+        export: PathBuf,
+    },
+    /// Textual inversion: learn a token for a few ankle boots on the frozen pretrained
+    /// model, and judge its samples against the initializer token's.
+    Invert {
+        #[arg(long, default_value_t = 10)]
+        images: usize,
+        #[arg(long, default_value = "<boot>")]
+        placeholder: String,
+        #[arg(long, default_value = "sneaker")]
+        initializer: String,
+        #[arg(long, default_value_t = 1)]
+        num_vectors: usize,
+        #[arg(long, default_value_t = 600)]
+        steps: usize,
+        #[arg(long, default_value_t = 5e-3)]
+        lr: f64,
+        /// ddpm, ddim or ddim=steps.
+        #[arg(long, default_value = "ddim=50")]
+        sampler: String,
+        #[arg(long, default_value_t = 3.0)]
+        guidance: f64,
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        pretrained: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "report/inversion")]
+        out: PathBuf,
+    },
     /// Tables: train on synthetic, test on real (copula and GAN) against TRTR.
     Tstr {
         /// diabetes, winequality, or a CSV path (with --target).
@@ -249,7 +305,8 @@ struct StudyArgs {
     #[arg(long, value_delimiter = ',', default_value = "10,50")]
     sizes: Vec<usize>,
     /// Operations to combine: crop[=padding], rotate[=degrees], noise[=sigma], flip,
-    /// erase, blur[=sigma], jitter[=strength], affine, elastic.
+    /// erase, blur[=sigma], jitter[=strength], affine, elastic; `none` for no
+    /// operation (only the `none` arm, and --policies / --gan if given).
     #[arg(long, value_delimiter = ',', default_value = "crop=3,rotate=15,noise=0.1")]
     ops: Vec<String>,
     /// Also compare RandAugment and TrivialAugmentWide.
@@ -320,7 +377,7 @@ impl StudyArgs {
         let cfg = StudyConfig {
             data: StudyData::parse(&self.dataset, self.data_dir.clone())?,
             sizes: self.sizes.clone(),
-            ops: self.ops.iter().map(|o| o.parse()).collect::<smalldata::Result<_>>()?,
+            ops: self.ops.iter().filter(|o| !o.is_empty() && o.as_str() != "none").map(|o| o.parse()).collect::<smalldata::Result<_>>()?,
             policies: self.policies,
             gan: self.gan.map(|ratio| {
                 let arm = smalldata::study::GanArm::default();
@@ -565,6 +622,48 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             let rows = smalldata::generate::run_tabular_tstr(&cfg)?;
             print!("{}", smalldata::generate::tstr_table(&rows));
             println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
+        }
+        Command::Generate { what: GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, out, export } } => {
+            all_threads();
+            use smalldata::generate::diffusion::*;
+            let cfg = DiffusionConfig { steps, tokens_per_class, width, batch_size, lr, seed, out: Some(out), progress: true, ..DiffusionConfig::default() };
+            let command = format!(
+                "smalldata generate diffusion-pretrain --steps {steps} --tokens-per-class {tokens_per_class} --width {width} --batch-size {batch_size} --lr {lr} --seed {seed}"
+            );
+            let model = pretrain_diffusion(&cfg, data_dir.as_deref(), &export, &command)?;
+            println!(
+                "diffusion: {} steps in {:.0} s, {} weights, {} tokens; final loss {:.4}; exported {}",
+                model.step,
+                model.history.seconds,
+                model.num_parameters(),
+                model.vocabulary.tokens.len(),
+                model.history.losses.last().map(|l| l.1).unwrap_or(f64::NAN),
+                export.display()
+            );
+        }
+        Command::Generate {
+            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, steps, lr, sampler, guidance, samples, seed, pretrained, data_dir, out },
+        } => {
+            all_threads();
+            use smalldata::generate::diffusion::*;
+            let defaults = InversionExperimentConfig::default();
+            let cfg = InversionExperimentConfig {
+                pretrained: pretrained.unwrap_or(defaults.pretrained),
+                data_dir,
+                images,
+                seed,
+                inversion: InversionConfig { placeholder, initializer, num_vectors, steps, lr, seed, progress: true, ..InversionConfig::default() },
+                sampler: sampler.parse()?,
+                guidance,
+                samples,
+                out,
+            };
+            let r = run_inversion_experiment(&cfg)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            println!(
+                "judged \"ankle boot\": learned token {:.3}, initializer alone {:.3}; ten-class FMI {:.3}; inversion {:.0} s; {:.1} images/s ({:?}, guidance {})",
+                r.learned_boot_rate, r.initializer_boot_rate, r.fmi_ten_classes, r.inversion_seconds, r.images_per_second, r.sampler, r.guidance
+            );
         }
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();

@@ -10,7 +10,9 @@
 //! [`optim::Adam`] is an Adam whose state is saved in checkpoints, so that generative
 //! training resumes exactly.
 
+mod checkpoint;
 mod copula;
+pub mod diffusion;
 pub mod gan;
 pub mod judge;
 pub mod optim;

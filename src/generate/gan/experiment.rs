@@ -154,7 +154,7 @@ pub fn run_gan_experiment(cfg: &GanExperimentConfig) -> Result<GanExperimentRepo
 }
 
 /// Images ordered by label (stable), for grids with one row per class.
-pub(crate) fn sort_by_label(d: &ImageDataset) -> Tensor {
+pub fn sort_by_label(d: &ImageDataset) -> Tensor {
     let order = d.labels.argsort(0, false);
     d.images.index_select(0, &order)
 }

@@ -23,9 +23,10 @@ mod experiment;
 mod nets;
 
 pub use diffaugment::diff_augment;
-pub use experiment::{pixels, run_gan_experiment, GanExperimentConfig, GanExperimentReport};
+pub use experiment::{pixels, run_gan_experiment, sort_by_label, GanExperimentConfig, GanExperimentReport};
 pub use nets::{check_shape, Discriminator, Generator};
 
+use super::checkpoint;
 use super::optim::Adam;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
@@ -33,7 +34,6 @@ use crate::train::init::reset_parameters;
 use crate::train::Progress;
 use crate::error::IoContext;
 use crate::{Error, Result};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
@@ -223,9 +223,6 @@ impl std::fmt::Debug for Gan {
     }
 }
 
-/// File names inside [`GanConfig::out`].
-pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-const META_FILE: &str = "checkpoint.json";
 
 impl Gan {
     /// A freshly initialised GAN for images `[C, H, W]` of `classes` classes.
@@ -241,7 +238,7 @@ impl Gan {
         reset_parameters(&g_vs, crate::derive_seed(cfg.seed, "gan-g"))?;
         reset_parameters(&d_vs, crate::derive_seed(cfg.seed, "gan-d"))?;
         ema_vs.freeze();
-        copy_vars(&g_vs, &ema_vs, None);
+        checkpoint::ema_update(&g_vs, &ema_vs, None);
         let opt_g = Adam::new(&g_vs, cfg.lr_g, cfg.betas)?;
         let opt_d = Adam::new(&d_vs, cfg.lr_d, cfg.betas)?;
         Ok(Gan { cfg, shape, classes, g_vs, d_vs, ema_vs, generator, discriminator, ema, opt_g, opt_d, step: 0, history: GanHistory::default() })
@@ -332,10 +329,7 @@ impl Gan {
         self.opt_g.step();
         // the discriminator's gradients from the generator's update are not used
         self.opt_d.zero_grad();
-        // the average's decay warms up as min(decay, (1 + t)/(10 + t)), so that early
-        // weights of an untrained generator do not linger in it for thousands of steps
-        let t = self.step as f64;
-        copy_vars(&self.g_vs, &self.ema_vs, self.cfg.ema.map(|d| d.min((1.0 + t) / (10.0 + t))));
+        checkpoint::ema_update(&self.g_vs, &self.ema_vs, self.cfg.ema.map(|d| checkpoint::ema_decay(d, self.step)));
         self.step += 1;
         let d = d_total / self.cfg.d_steps as f64;
         let g = g.double_value(&[]);
@@ -358,7 +352,7 @@ impl Gan {
         }
         if let Some(out) = self.cfg.out.clone() {
             std::fs::create_dir_all(&out).at(&out)?;
-            if out.join(CHECKPOINT_FILE).exists() && self.step == 0 {
+            if checkpoint::exists(&out) && self.step == 0 {
                 self.load(&out)?;
             }
         }
@@ -461,88 +455,28 @@ impl Gan {
         crate::plot::image_grid(&images, k, 2)
     }
 
-    /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`,
-    /// each through a temporary file and a rename.
+    /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).at(dir)?;
-        let mut named: Vec<(String, Tensor)> = Vec::new();
-        for (prefix, vs) in [("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)] {
-            for (k, v) in vs.variables() {
-                named.push((format!("{prefix}/{k}"), v.detach().to_device(Device::Cpu).contiguous()));
-            }
-        }
-        named.extend(self.opt_g.state("opt_g").into_iter().chain(self.opt_d.state("opt_d")).map(|(k, v)| (k, v.to_device(Device::Cpu))));
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        let path = dir.join(CHECKPOINT_FILE);
-        let tmp = dir.join(format!("{CHECKPOINT_FILE}.partial"));
-        Tensor::write_safetensors(&named, &tmp)?;
         let meta = CheckpointMeta { config: self.cfg.identity(), shape: self.shape, classes: self.classes, step: self.step, history: self.history.clone() };
-        crate::plot::write_atomic(&dir.join(META_FILE), serde_json::to_string_pretty(&meta)?.as_bytes())?;
-        std::fs::rename(&tmp, &path).at(&path)?;
-        Ok(())
+        checkpoint::save(dir.as_ref(), &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)], &meta)
     }
 
     /// Restore a checkpoint written by [`Gan::save`] under the same settings.
     pub fn load(&mut self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let path = dir.join(CHECKPOINT_FILE);
-        let meta_path = dir.join(META_FILE);
-        if !path.exists() {
-            return Err(Error::NotFound { what: "GAN checkpoint".into(), searched: vec![path] });
-        }
-        let meta: CheckpointMeta = serde_json::from_str(&std::fs::read_to_string(&meta_path).at(&meta_path)?)
-            .map_err(|e| Error::Format { path: meta_path.clone(), reason: e.to_string() })?;
+        let meta: CheckpointMeta = checkpoint::read_meta(dir)?;
         if meta.config != self.cfg.identity() || meta.shape != self.shape || meta.classes != self.classes {
             return Err(Error::Format {
-                path: meta_path,
+                path: dir.join(checkpoint::META),
                 reason: format!(
                     "was written by a GAN with other settings ({} classes of {:?}: {}); this one is {} classes of {:?}: {}. Use another output folder or delete it",
                     meta.classes, meta.shape, meta.config, self.classes, self.shape, self.cfg.identity()
                 ),
             });
         }
-        let stored: HashMap<String, Tensor> = Tensor::read_safetensors(&path)?.into_iter().collect();
-        let fail = |e: Error| Error::Format { path: path.clone(), reason: e.to_string() };
-        for (prefix, vs) in [("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)] {
-            tch::no_grad(|| -> Result<()> {
-                for (k, v) in vs.variables() {
-                    let key = format!("{prefix}/{k}");
-                    let src = stored.get(&key).ok_or_else(|| fail(Error::invalid("tensor", &key, "missing")))?;
-                    if src.size() != v.size() {
-                        return Err(fail(Error::shape(key, format!("{:?}", v.size()), format!("{:?}", src.size()))));
-                    }
-                    v.shallow_clone().copy_(&src.to_device(v.device()));
-                }
-                Ok(())
-            })?;
-        }
-        self.opt_g.load_state("opt_g", &stored).map_err(fail)?;
-        self.opt_d.load_state("opt_d", &stored).map_err(fail)?;
+        checkpoint::load(dir, &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &mut [("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)])?;
         self.step = meta.step;
         self.history = meta.history;
         Ok(())
     }
-}
-
-/// `dst ← decay·dst + (1 − decay)·src` for every weight of the same name; a plain
-/// copy of everything (batch-norm statistics included) when `decay` is `None`.
-fn copy_vars(src: &nn::VarStore, dst: &nn::VarStore, decay: Option<f64>) {
-    let from = src.variables();
-    tch::no_grad(|| {
-        for (name, d) in dst.variables() {
-            let Some(s) = from.get(&name) else { continue };
-            let mut d = d.shallow_clone();
-            match decay {
-                // the average's own batch-norm statistics come from `standing_stats`
-                Some(_) if name.contains("running_") || name.contains("num_batches") => {}
-                Some(beta) => {
-                    let _ = d.g_mul_scalar_(beta).g_add_(&(s * (1.0 - beta)));
-                }
-                _ => {
-                    d.copy_(s);
-                }
-            }
-        }
-    });
 }

@@ -1,0 +1,110 @@
+//! Checkpoints of generative models: every variable of several var stores and the
+//! state of their optimisers in one safetensors file, and a JSON companion holding
+//! whatever the model needs to check that it resumes under the same settings.
+//! Both files are written through a temporary file and a rename; the safetensors file
+//! is renamed last, so a checkpoint that exists is complete.
+
+use super::optim::Adam;
+use crate::error::IoContext;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::{nn, Device, Tensor};
+
+pub(crate) const TENSORS: &str = "checkpoint.safetensors";
+pub(crate) const META: &str = "checkpoint.json";
+
+/// Write `stores` (each under its prefix), `optimizers` and `meta` into `dir`.
+pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)], meta: &M) -> Result<()> {
+    std::fs::create_dir_all(dir).at(dir)?;
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (prefix, vs) in stores {
+        for (k, v) in vs.variables() {
+            named.push((format!("{prefix}/{k}"), v.detach().to_device(Device::Cpu).contiguous()));
+        }
+    }
+    for (prefix, opt) in optimizers {
+        named.extend(opt.state(prefix).into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu))));
+    }
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let path = dir.join(TENSORS);
+    let tmp = dir.join(format!("{TENSORS}.partial"));
+    Tensor::write_safetensors(&named, &tmp)?;
+    crate::plot::write_atomic(&dir.join(META), serde_json::to_string_pretty(meta)?.as_bytes())?;
+    std::fs::rename(&tmp, &path).at(&path)?;
+    Ok(())
+}
+
+/// Whether `dir` holds a checkpoint.
+pub(crate) fn exists(dir: &Path) -> bool {
+    dir.join(TENSORS).exists()
+}
+
+/// Read the JSON companion of the checkpoint in `dir`.
+pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(dir: &Path) -> Result<M> {
+    let path = dir.join(TENSORS);
+    if !path.exists() {
+        return Err(Error::NotFound { what: "checkpoint".into(), searched: vec![path] });
+    }
+    let meta_path = dir.join(META);
+    serde_json::from_str(&std::fs::read_to_string(&meta_path).at(&meta_path)?).map_err(|e| Error::Format { path: meta_path, reason: e.to_string() })
+}
+
+/// Copy every variable of `stores` and the state of `optimizers` from the checkpoint
+/// in `dir`; a missing or misshaped tensor is an error naming it and the file.
+pub(crate) fn load(dir: &Path, stores: &[(&str, &nn::VarStore)], optimizers: &mut [(&str, &mut Adam)]) -> Result<()> {
+    let path = dir.join(TENSORS);
+    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(&path)?.into_iter().collect();
+    let fail = |e: Error| Error::Format { path: path.clone(), reason: e.to_string() };
+    for (prefix, vs) in stores {
+        copy_into(vs, prefix, &stored).map_err(fail)?;
+    }
+    for (prefix, opt) in optimizers.iter_mut() {
+        opt.load_state(prefix, &stored).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Copy `{prefix}/{name}` of `stored` into every variable `name` of `vs`.
+pub(crate) fn copy_into(vs: &nn::VarStore, prefix: &str, stored: &HashMap<String, Tensor>) -> Result<()> {
+    tch::no_grad(|| {
+        for (k, v) in vs.variables() {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}/{k}") };
+            let src = stored.get(&key).ok_or_else(|| Error::invalid("tensor", &key, "is missing"))?;
+            if src.size() != v.size() {
+                return Err(Error::shape(key, format!("{:?}", v.size()), format!("{:?}", src.size())));
+            }
+            v.shallow_clone().copy_(&src.to_device(v.device()));
+        }
+        Ok(())
+    })
+}
+
+/// `dst ← decay·dst + (1 − decay)·src` for every variable of the same name except
+/// batch-norm statistics; a plain copy of everything when `decay` is `None`.
+pub(crate) fn ema_update(src: &nn::VarStore, dst: &nn::VarStore, decay: Option<f64>) {
+    let from = src.variables();
+    tch::no_grad(|| {
+        for (name, d) in dst.variables() {
+            let Some(s) = from.get(&name) else { continue };
+            let mut d = d.shallow_clone();
+            match decay {
+                // an average's own batch-norm statistics are recomputed by its owner
+                Some(_) if name.contains("running_") || name.contains("num_batches") => {}
+                Some(beta) => {
+                    let _ = d.g_mul_scalar_(beta).g_add_(&(s * (1.0 - beta)));
+                }
+                None => {
+                    d.copy_(s);
+                }
+            }
+        }
+    });
+}
+
+/// The warmed-up EMA decay at step `t`: `min(decay, (1 + t)/(10 + t))`, so that the
+/// weights of an untrained network do not linger in the average for thousands of steps.
+pub(crate) fn ema_decay(decay: f64, t: usize) -> f64 {
+    let t = t as f64;
+    decay.min((1.0 + t) / (10.0 + t))
+}

@@ -1,0 +1,168 @@
+//! Textual inversion (Gal et al. 2022) on the small token-conditioned model: learn the
+//! vector(s) of a new token — a *placeholder* such as `<boot>` — from a few images,
+//! with the ordinary diffusion loss, while every weight of the pretrained model (UNet
+//! and token table) stays frozen. The learned vectors are all that is saved, and
+//! sampling with them as the condition generates the new concept.
+//!
+//! The options mirror the reference script's (`placeholder_token`,
+//! `initializer_token`, `num_vectors`, `max_train_steps`, `learning_rate`): the new
+//! vectors start as copies of the initializer's vector (the mean of its tokens when a
+//! class has several).
+
+use super::DiffusionModel;
+use crate::augment::AugRng;
+use crate::data::ImageDataset;
+use crate::error::IoContext;
+use crate::train::Progress;
+use crate::{Error, Result};
+use std::path::Path;
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+/// Settings of [`textual_inversion`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InversionConfig {
+    /// The new token's name, e.g. `<boot>`.
+    pub placeholder: String,
+    /// A known class whose token(s) initialise the new vectors, e.g. `sneaker`.
+    pub initializer: String,
+    /// Vectors of the new token (the condition's length).
+    pub num_vectors: usize,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Random horizontal flips of the concept images (the reference script's `flip_p`).
+    pub flip: bool,
+    pub seed: u64,
+    pub progress: bool,
+}
+
+impl Default for InversionConfig {
+    /// `<concept>` from `sneaker`, 1 vector, 600 steps of batch 32, Adam 5e-3, flips.
+    fn default() -> Self {
+        InversionConfig {
+            placeholder: "<concept>".into(),
+            initializer: "sneaker".into(),
+            num_vectors: 1,
+            steps: 600,
+            batch_size: 32,
+            lr: 5e-3,
+            flip: true,
+            seed: 0,
+            progress: false,
+        }
+    }
+}
+
+impl InversionConfig {
+    pub fn check(&self) -> Result<()> {
+        if self.placeholder.trim().is_empty() {
+            return Err(Error::invalid("placeholder token", &self.placeholder, "must not be empty"));
+        }
+        if self.num_vectors == 0 || self.num_vectors > 16 {
+            return Err(Error::invalid("num_vectors", self.num_vectors, "must lie in 1..=16"));
+        }
+        if self.steps == 0 || self.batch_size == 0 {
+            return Err(Error::invalid("inversion steps / batch", format!("{} / {}", self.steps, self.batch_size), "must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::invalid("inversion learning rate", self.lr, "must be a positive number"));
+        }
+        Ok(())
+    }
+}
+
+/// A learned token: its name and vectors `[num_vectors, token_dim]`.
+#[derive(Debug)]
+pub struct LearnedToken {
+    pub placeholder: String,
+    pub vectors: Tensor,
+}
+
+impl LearnedToken {
+    /// Save the vectors alone, under the placeholder's name, to a safetensors file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        Tensor::write_safetensors(&[(self.placeholder.as_str(), self.vectors.to_device(Device::Cpu).contiguous())], path)?;
+        Ok(())
+    }
+
+    /// Load a token written by [`LearnedToken::save`] (the file's only tensor).
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::NotFound { what: "learned token".into(), searched: vec![path.to_path_buf()] });
+        }
+        let mut t = Tensor::read_safetensors(path)?;
+        if t.len() != 1 || t[0].1.dim() != 2 {
+            return Err(Error::Format { path: path.to_path_buf(), reason: "expected one [num_vectors, token_dim] tensor".into() });
+        }
+        let (placeholder, vectors) = t.remove(0);
+        Ok(LearnedToken { placeholder, vectors })
+    }
+}
+
+/// Losses of an inversion.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InversionHistory {
+    pub losses: Vec<(usize, f64)>,
+    pub seconds: f64,
+}
+
+/// Learn a new token for `images` (the concept's images, `[0, 1]`, the model's shape)
+/// on the frozen `model`. Only the new vectors receive gradients.
+pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &InversionConfig) -> Result<(LearnedToken, InversionHistory)> {
+    cfg.check()?;
+    if images.image_shape() != model.shape {
+        return Err(Error::shape("concept images", format!("{:?}", model.shape), format!("{:?}", images.image_shape())));
+    }
+    if images.is_empty() {
+        return Err(Error::invalid("concept images", 0, "need at least one image"));
+    }
+    if model.vocabulary.tokens.iter().any(|t| t == &cfg.placeholder) {
+        return Err(Error::invalid("placeholder token", &cfg.placeholder, "is already a token of the model; choose a new name"));
+    }
+    let device = model.device();
+    let init_ids = model.vocabulary.class_tokens(&cfg.initializer)?;
+    let init = model.token_condition(init_ids)?.mean_dim([0i64].as_slice(), false, Kind::Float); // [1, D]
+    let vs = nn::VarStore::new(device);
+    let vectors = vs.root().var_copy("vectors", &init.expand([cfg.num_vectors as i64, model.cfg.token_dim], true).contiguous());
+    let mut opt = crate::generate::optim::Adam::new(&vs, cfg.lr, (0.9, 0.999))?;
+    let (unet, _) = model.sampling_net();
+
+    let started = Instant::now();
+    let progress = Progress::new(cfg.steps as u64, cfg.progress, "inversion");
+    let mut history = InversionHistory::default();
+    let window = (cfg.steps / 100).clamp(1, 25);
+    let (mut sum, mut k) = (0.0, 0);
+    for step in 0..cfg.steps {
+        let mut rng = AugRng::new(crate::derive_seed(cfg.seed, &format!("inversion-step-{step}")));
+        let b = cfg.batch_size;
+        let idx: Vec<i64> = rng.below(b, images.len()).into_iter().map(|i| i as i64).collect();
+        let mut x0 = images.images.index_select(0, &Tensor::from_slice(&idx)).to_device(device) * 2.0 - 1.0;
+        if cfg.flip {
+            let flip = rng.bernoulli(b, 0.5);
+            let mask = Tensor::from_slice(&flip.iter().map(|&f| f as u8).collect::<Vec<_>>()).to_kind(Kind::Bool).to_device(device).view([b as i64, 1, 1, 1]);
+            x0 = x0.flip([3]).where_self(&mask, &x0);
+        }
+        let cond = vectors.unsqueeze(0).expand([b as i64, cfg.num_vectors as i64, model.cfg.token_dim], true);
+        opt.zero_grad();
+        let loss = model.loss_with(unet, &x0.detach(), &cond, &mut rng);
+        loss.backward();
+        opt.step();
+        let l = loss.double_value(&[]);
+        if !l.is_finite() {
+            return Err(Error::invalid("inversion loss", l, format!("diverged at step {step}; lower the learning rate")));
+        }
+        (sum, k) = (sum + l, k + 1);
+        progress.step(l);
+        if (step + 1) % window == 0 || step + 1 == cfg.steps {
+            history.losses.push((step + 1, sum / k as f64));
+            (sum, k) = (0.0, 0);
+        }
+    }
+    progress.finish();
+    history.seconds = started.elapsed().as_secs_f64();
+    Ok((LearnedToken { placeholder: cfg.placeholder.clone(), vectors: vectors.detach().copy() }, history))
+}
