@@ -319,6 +319,13 @@ struct StudyArgs {
     /// Generator updates of the `gan` arm.
     #[arg(long, default_value_t = 2000)]
     gan_steps: usize,
+    /// Add the `diffusion` arm: this many synthetic ankle boots per real one, sampled
+    /// from a token learned on each run's boots (textual inversion on the committed model).
+    #[arg(long)]
+    diffusion: Option<usize>,
+    /// Inversion steps of the `diffusion` arm.
+    #[arg(long, default_value_t = 600)]
+    inversion_steps: usize,
     /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
     #[arg(long, default_value_t = 3)]
     seeds: usize,
@@ -383,6 +390,14 @@ impl StudyArgs {
                 let arm = smalldata::study::GanArm::default();
                 smalldata::study::GanArm { ratio, gan: smalldata::generate::GanConfig { steps: self.gan_steps, ..arm.gan } }
             }),
+            diffusion: self.diffusion.map(|ratio| {
+                let arm = smalldata::study::DiffusionArm::default();
+                smalldata::study::DiffusionArm {
+                    ratio,
+                    inversion: smalldata::generate::diffusion::InversionConfig { steps: self.inversion_steps, ..arm.inversion.clone() },
+                    ..arm
+                }
+            }),
             seeds: self.seeds,
             model: self.model.parse()?,
             train,
@@ -438,9 +453,13 @@ enum DatasetArg {
     Winequality,
 }
 
-/// Let libtorch use every core (single runs; studies set one thread per worker).
+/// Let libtorch use every core (single runs; studies set one thread per worker), or
+/// `SMALLDATA_THREADS` of them. Two libtorch processes that each use every core slow
+/// each other down many times over (each small op waits for threads the other holds):
+/// give each `SMALLDATA_THREADS=1` when running two at once.
 fn all_threads() {
-    tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
+    let n = std::env::var("SMALLDATA_THREADS").ok().and_then(|s| s.parse::<i32>().ok()).filter(|&n| n > 0);
+    tch::set_num_threads(n.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1)));
 }
 
 fn main() -> ExitCode {
@@ -618,6 +637,8 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 seeds,
                 ..Default::default()
             };
+            // small MLPs: one thread is fastest, and leaves the other cores alone
+            tch::set_num_threads(1);
             let t = std::time::Instant::now();
             let rows = smalldata::generate::run_tabular_tstr(&cfg)?;
             print!("{}", smalldata::generate::tstr_table(&rows));

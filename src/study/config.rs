@@ -5,6 +5,7 @@ use crate::augment::{
     RandomErasing, RandomRotation, TrivialAugmentWide,
 };
 use crate::data::{fashion_mnist, fashion_mnist_embedded, TrainTest};
+use crate::generate::diffusion::{InversionConfig, Sampler};
 use crate::generate::GanConfig;
 use crate::train::{ModelKind, TrainConfig};
 use crate::{Error, Result};
@@ -175,6 +176,39 @@ pub enum Method {
     TrivialAugment,
     /// Synthetic images from a conditional GAN trained on the run's own real images.
     Gan(GanArm),
+    /// Synthetic images of one few-shot class from the pretrained diffusion model,
+    /// prompted by a token learned (textual inversion) on the run's images of it.
+    Diffusion(DiffusionArm),
+}
+
+/// The study's `diffusion` arm: for the class `class` — one the pretrained model has
+/// never seen — learn a token from the run's `n` real images of it (textual
+/// inversion, seeded by the run's seed), sample `ratio × n` images from it, add them
+/// to that class, train, score on the real test set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiffusionArm {
+    pub class: String,
+    pub ratio: usize,
+    /// The exported pretrained model (`smalldata generate diffusion-pretrain`).
+    pub pretrained: PathBuf,
+    pub inversion: InversionConfig,
+    pub sampler: Sampler,
+    pub guidance: f64,
+}
+
+impl Default for DiffusionArm {
+    /// Ankle boots, 4 synthetic images per real one, the committed model, the default
+    /// inversion from `sneaker`, DDIM-50 with guidance 3.
+    fn default() -> Self {
+        DiffusionArm {
+            class: "ankle boot".into(),
+            ratio: 4,
+            pretrained: crate::generate::diffusion::pretrained_diffusion_path(),
+            inversion: InversionConfig { placeholder: "<concept>".into(), initializer: "sneaker".into(), ..InversionConfig::default() },
+            sampler: Sampler::Ddim { steps: 50, eta: 0.0 },
+            guidance: 3.0,
+        }
+    }
 }
 
 /// The study's `gan` arm: train the conditional GAN on the `n` real images per class
@@ -204,6 +238,7 @@ impl Method {
             Method::RandAugment => "randaugment".into(),
             Method::TrivialAugment => "trivialaugment".into(),
             Method::Gan(_) => "gan".into(),
+            Method::Diffusion(_) => "diffusion".into(),
         }
     }
 
@@ -222,6 +257,22 @@ impl Method {
                     arm.ratio, g.loss, g.spectral_norm, g.diff_augment, g.g_width, g.d_width, g.steps, g.batch_size, g.lr_g, g.lr_d, g.ema
                 )
             }
+            Method::Diffusion(arm) => {
+                let i = &arm.inversion;
+                format!(
+                    "diffusion ×{} for {:?} ({}; inversion from {:?}, {} vector(s), {} steps of {}, lr {}; {:?}, guidance {})",
+                    arm.ratio,
+                    arm.class,
+                    arm.pretrained.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                    i.initializer,
+                    i.num_vectors,
+                    i.steps,
+                    i.batch_size,
+                    i.lr,
+                    arm.sampler,
+                    arm.guidance
+                )
+            }
         }
     }
 
@@ -233,6 +284,16 @@ impl Method {
                 arm.gan.check()?;
                 if arm.ratio == 0 {
                     return Err(Error::invalid("GAN ratio", 0, "synthetic images per real one must be at least 1"));
+                }
+                None
+            }
+            Method::Diffusion(arm) => {
+                arm.inversion.check()?;
+                if arm.ratio == 0 {
+                    return Err(Error::invalid("diffusion ratio", 0, "synthetic images per real one must be at least 1"));
+                }
+                if !arm.pretrained.exists() {
+                    return Err(Error::NotFound { what: "pretrained diffusion model".into(), searched: vec![arm.pretrained.clone()] });
                 }
                 None
             }
@@ -271,6 +332,9 @@ pub struct StudyConfig {
     /// Add the `gan` arm (synthetic images from a GAN trained on each run's images).
     #[serde(default)]
     pub gan: Option<GanArm>,
+    /// Add the `diffusion` arm (synthetic images of one class by textual inversion).
+    #[serde(default)]
+    pub diffusion: Option<DiffusionArm>,
     /// Seeds 0..seeds; each seed fixes the subsample, initial weights and batch order
     /// shared by every method (the paired design).
     pub seeds: usize,
@@ -297,6 +361,7 @@ impl Default for StudyConfig {
             ops: vec![Op::Crop { padding: 3 }, Op::Rotate { degrees: 15.0 }, Op::Noise { sigma: 0.1 }],
             policies: false,
             gan: None,
+            diffusion: None,
             seeds: 3,
             model: ModelKind::SmallCnn,
             train: TrainConfig { progress: false, ..TrainConfig::default() },
@@ -313,6 +378,7 @@ impl StudyConfig {
     pub fn methods(&self) -> Vec<Method> {
         let mut m = methods(&self.ops, self.policies);
         m.extend(self.gan.clone().map(Method::Gan));
+        m.extend(self.diffusion.clone().map(Method::Diffusion));
         m
     }
 
@@ -375,6 +441,11 @@ impl StudyConfig {
             m.pipeline(h as i64, w as i64)?;
             if let Method::Gan(_) = m {
                 crate::generate::gan::check_shape([c, h, w], data.train.num_classes())?;
+            }
+            if let Method::Diffusion(arm) = &m {
+                if !data.train.class_names.iter().any(|n| n.eq_ignore_ascii_case(&arm.class)) {
+                    return Err(Error::invalid("diffusion class", &arm.class, format!("the data's classes are {:?}", data.train.class_names)));
+                }
             }
         }
         Ok(())

@@ -42,14 +42,16 @@ mod report;
 mod results;
 mod summary;
 
-pub use config::{methods, GanArm, Method, Op, StudyConfig, StudyData};
+pub use config::{methods, DiffusionArm, GanArm, Method, Op, StudyConfig, StudyData};
 pub use report::write_report;
 pub use results::{discard_results, ResultsFile, Row, RunRow};
 pub use summary::{html_table, summarize, summarize_against, Best, MethodSummary, StudySummary, LEVEL};
 
 use crate::data::ImageDataset;
 use crate::error::IoContext;
+use crate::generate::diffusion::{textual_inversion, DiffusionModel, InversionConfig};
 use crate::generate::{mix_real_synthetic, Gan, GanConfig};
+use tch::Tensor;
 use crate::train::{Classifier, ModelSpec, Progress, TrainConfig, Trainer};
 use crate::{Error, Result};
 use std::collections::VecDeque;
@@ -251,6 +253,21 @@ fn check_compatible(results: &ResultsFile<RunRow>, protocol: &str, methods: &[Me
     Ok(())
 }
 
+/// The run's real images plus `ratio × n` images of `arm.class` sampled from a token
+/// learned on the run's own images of that class.
+fn add_diffusion_samples(subset: &ImageDataset, arm: &DiffusionArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
+    let model = DiffusionModel::load_pretrained(&arm.pretrained, device)?;
+    let class = subset.class_names.iter().position(|c| c.eq_ignore_ascii_case(&arm.class)).ok_or_else(|| Error::invalid("diffusion class", &arm.class, "not a class of the data"))?;
+    let labels = subset.labels_vec();
+    let mine: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class as i64).collect();
+    let concept = subset.select(&mine)?;
+    let cfg = InversionConfig { seed: crate::derive_seed(seed, "study-inversion"), progress: false, ..arm.inversion.clone() };
+    let (token, _) = textual_inversion(&model, &concept, &cfg)?;
+    let images = model.sample_prompt(&token.vectors, arm.ratio * n, arm.sampler, arm.guidance, crate::derive_seed(seed, "study-diffusion-sample"))?;
+    let synthetic = ImageDataset::new(images, Tensor::full([(arm.ratio * n) as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
+    mix_real_synthetic(subset, &synthetic)
+}
+
 /// Train and score one (size, method, seed) run.
 #[allow(clippy::too_many_arguments)]
 fn run_one(
@@ -273,6 +290,7 @@ fn run_one(
             let synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;
             mix_real_synthetic(&subset, &synthetic)?
         }
+        Method::Diffusion(arm) => add_diffusion_samples(&subset, arm, n, seed, device)?,
         _ => subset,
     };
     let generate_seconds = started.elapsed().as_secs_f64();
