@@ -111,6 +111,13 @@ fn inversion_trains_only_the_new_token() {
     assert_eq!(learned.vectors.size(), vec![2, 8]);
     let init = m.token_condition(m.vocabulary.class_tokens("top").unwrap()).unwrap().view([1, 8]);
     assert!((&learned.vectors - init).abs().max().double_value(&[]) > 0.0);
+    // a mixture token stays inside the box spanned by the known tokens
+    let (mixed, _) = textual_inversion(&m, &concept, &InversionConfig { mixture: true, lr: 0.1, ..cfg.clone() }).unwrap();
+    let (_, table) = m.sampling_net();
+    let known = table.narrow(0, 1, table.size()[0] - 1);
+    let (lo, hi) = (known.amin([0i64].as_slice(), false), known.amax([0i64].as_slice(), false));
+    assert!(bool::try_from(mixed.vectors.ge_tensor(&(&lo - 1e-6)).all()).unwrap() && bool::try_from(mixed.vectors.le_tensor(&(&hi + 1e-6)).all()).unwrap());
+    assert!(m.sampling_store().variables().iter().all(|(k, v)| v.equal(&after[k])));
     // saved alone, loaded back, usable as a prompt
     let dir = tempfile::tempdir().unwrap();
     learned.save(&dir.path().join("new.safetensors")).unwrap();

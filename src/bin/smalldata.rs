@@ -219,9 +219,12 @@ enum GenerateCmd {
         initializer: String,
         #[arg(long, default_value_t = 1)]
         num_vectors: usize,
+        /// Learn the token as a convex combination of the known tokens.
+        #[arg(long)]
+        mixture: bool,
         #[arg(long, default_value_t = 600)]
         steps: usize,
-        #[arg(long, default_value_t = 5e-3)]
+        #[arg(long, default_value_t = 1e-3)]
         lr: f64,
         /// ddpm, ddim or ddim=steps.
         #[arg(long, default_value = "ddim=50")]
@@ -663,7 +666,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             );
         }
         Command::Generate {
-            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, steps, lr, sampler, guidance, samples, seed, pretrained, data_dir, out },
+            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, mixture, steps, lr, sampler, guidance, samples, seed, pretrained, data_dir, out },
         } => {
             all_threads();
             use smalldata::generate::diffusion::*;
@@ -673,7 +676,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 data_dir,
                 images,
                 seed,
-                inversion: InversionConfig { placeholder, initializer, num_vectors, steps, lr, seed, progress: true, ..InversionConfig::default() },
+                inversion: InversionConfig { placeholder, initializer, num_vectors, mixture, steps, lr, seed, progress: true, ..InversionConfig::default() },
                 sampler: sampler.parse()?,
                 guidance,
                 samples,

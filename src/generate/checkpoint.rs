@@ -35,9 +35,12 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
     Ok(())
 }
 
-/// Whether `dir` holds a checkpoint.
-pub(crate) fn exists(dir: &Path) -> bool {
-    dir.join(TENSORS).exists()
+/// Create the output folder `out` (when there is one) and return it if it holds a
+/// checkpoint to resume from — only for a model that has not trained yet (`step` 0).
+pub(crate) fn to_resume(out: Option<&Path>, step: usize) -> Result<Option<std::path::PathBuf>> {
+    let Some(out) = out else { return Ok(None) };
+    std::fs::create_dir_all(out).at(out)?;
+    Ok((step == 0 && out.join(TENSORS).exists()).then(|| out.to_path_buf()))
 }
 
 /// Read the JSON companion of the checkpoint in `dir`.

@@ -23,7 +23,8 @@ mod textual_inversion;
 mod unet;
 
 pub use experiment::{
-    pretrain_diffusion, pretrained_diffusion_path, run_inversion_experiment, without_class, InversionExperimentConfig, InversionReport, HELD_OUT_CLASS,
+    mean_diffusion_loss, pretrain_diffusion, pretrained_diffusion_path, run_inversion_experiment, without_class, ConditioningLosses, InversionExperimentConfig,
+    InversionReport, HELD_OUT_CLASS,
     PRETRAINED_DIFFUSION,
 };
 pub use schedule::{sample_loop, NoiseSchedule, Sampler, ScheduleKind};
@@ -323,11 +324,8 @@ impl DiffusionModel {
         if let Some(&bad) = token_of.iter().find(|&&t| t == 0 || t >= self.vocabulary.tokens.len()) {
             return Err(Error::invalid("training token", bad, format!("must lie in 1..{}", self.vocabulary.tokens.len())));
         }
-        if let Some(out) = self.cfg.out.clone() {
-            std::fs::create_dir_all(&out).at(&out)?;
-            if checkpoint::exists(&out) && self.step == 0 {
-                self.load(&out)?;
-            }
+        if let Some(out) = checkpoint::to_resume(self.cfg.out.as_deref(), self.step)? {
+            self.load(&out)?;
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();

@@ -32,7 +32,6 @@ use crate::augment::AugRng;
 use crate::data::ImageDataset;
 use crate::train::init::reset_parameters;
 use crate::train::Progress;
-use crate::error::IoContext;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -350,11 +349,8 @@ impl Gan {
         if data.is_empty() {
             return Err(Error::invalid("GAN training images", 0, "need at least one image"));
         }
-        if let Some(out) = self.cfg.out.clone() {
-            std::fs::create_dir_all(&out).at(&out)?;
-            if checkpoint::exists(&out) && self.step == 0 {
-                self.load(&out)?;
-            }
+        if let Some(out) = checkpoint::to_resume(self.cfg.out.as_deref(), self.step)? {
+            self.load(&out)?;
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();
