@@ -97,7 +97,7 @@ Be ready for a modest answer. A 0.6 M-weight model that has seen nine kinds of c
 code(r"""
 let judge = load_judge(Device::Cpu)?;
 fn asked(class: i64) -> Tensor { Tensor::full([50], class, (Kind::Int64, Device::Cpu)) }
-let sneaker_class = fm.train.class_names.iter().position(|c| c == "sneaker").unwrap() as i64;
+let sneaker_class = fm.train.class_names.iter().position(|c| c.eq_ignore_ascii_case("sneaker")).expect("a sneaker class") as i64;
 let learned = judge_samples(&judge, &boot_imgs, &asked(HELD_OUT_CLASS))?;
 let initial = judge_samples(&judge, &init_imgs, &asked(HELD_OUT_CLASS))?;
 let learned_as_sneaker = judge_samples(&judge, &boot_imgs, &asked(sneaker_class))?.label_agreement;
