@@ -1,9 +1,8 @@
 """Writes notebooks/04_gan.ipynb (without outputs; `make notebook-run NB=...` fills them)."""
-import json, pathlib
+from nb import Notebook
 
-cells = []
-def md(s): cells.append({"cell_type": "markdown", "metadata": {}, "source": s.strip("\n")})
-def code(s): cells.append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": s.strip("\n")})
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 04 · Synthetic images from a conditional GAN
@@ -131,11 +130,4 @@ assert!(acc.iter().flatten().all(|&a| a > 0.4), "{acc:?}");
 println!("all checks passed");
 """)
 
-nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Rust", "language": "rust", "name": "rust"},
-      "language_info": {"codemirror_mode": "rust", "file_extension": ".rs", "mimetype": "text/rust", "name": "Rust", "pygment_lexer": "rust", "version": ""}},
-      "nbformat": 4, "nbformat_minor": 5}
-for i, c in enumerate(nb["cells"]):
-    c["id"] = f"c{i:02d}"
-out = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "04_gan.ipynb"
-out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-print("wrote", out)
+nb.write("04_gan.ipynb")

@@ -1,9 +1,8 @@
 """Writes notebooks/05_diffusion_textual_inversion.ipynb (without outputs; `make notebook-run NB=...` fills them)."""
-import json, pathlib
+from nb import Notebook
 
-cells = []
-def md(s): cells.append({"cell_type": "markdown", "metadata": {}, "source": s.strip("\n")})
-def code(s): cells.append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": s.strip("\n")})
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 05 · Diffusion and textual inversion: a new class from ten images
@@ -126,11 +125,4 @@ assert!(learned_as_sneaker < initial_as_sneaker - 0.2, "{learned_as_sneaker} vs 
 println!("all checks passed");
 """)
 
-nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Rust", "language": "rust", "name": "rust"},
-      "language_info": {"codemirror_mode": "rust", "file_extension": ".rs", "mimetype": "text/rust", "name": "Rust", "pygment_lexer": "rust", "version": ""}},
-      "nbformat": 4, "nbformat_minor": 5}
-for i, c in enumerate(nb["cells"]):
-    c["id"] = f"c{i:02d}"
-out = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "05_diffusion_textual_inversion.ipynb"
-out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-print("wrote", out)
+nb.write("05_diffusion_textual_inversion.ipynb")

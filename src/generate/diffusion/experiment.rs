@@ -26,13 +26,8 @@ pub const HELD_OUT_CLASS: i64 = 9;
 
 /// The images of `data` whose label is not `held_out`, relabelled `0..` in order.
 pub fn without_class(data: &ImageDataset, held_out: i64) -> Result<ImageDataset> {
-    let labels = data.labels_vec();
-    let keep: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] != held_out).collect();
-    let mut kept = data.select(&keep)?;
-    let relabel: Vec<i64> = keep.iter().map(|&i| if labels[i] > held_out { labels[i] - 1 } else { labels[i] }).collect();
-    kept.labels = Tensor::from_slice(&relabel);
-    kept.class_names = data.class_names.iter().enumerate().filter(|(c, _)| *c as i64 != held_out).map(|(_, n)| n.clone()).collect();
-    Ok(kept)
+    let kept: Vec<i64> = (0..data.num_classes() as i64).filter(|&c| c != held_out).collect();
+    crate::finetune::classes_subset(data, &kept)
 }
 
 /// Pretrain (or resume) on every Fashion-MNIST training image except ankle boots and

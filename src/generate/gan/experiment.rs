@@ -14,7 +14,7 @@ use crate::{Error, Result};
 use ndarray::Array2;
 use std::path::PathBuf;
 use std::time::Instant;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 /// What [`run_gan_experiment`] does.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -74,11 +74,7 @@ pub struct GanExperimentReport {
 
 /// Images as rows of pixels, `[N, C·H·W]` in f64.
 pub fn pixels(images: &Tensor) -> Result<Array2<f64>> {
-    let n = images.size()[0];
-    let flat = images.to_device(Device::Cpu).to_kind(Kind::Double).reshape([n, -1]).contiguous();
-    let d = flat.size()[1] as usize;
-    let v = Vec::<f64>::try_from(flat.view(-1))?;
-    Array2::from_shape_vec((n as usize, d), v).map_err(|e| Error::shape("pixels", format!("[{n}, {d}]"), e.to_string()))
+    crate::data::tensor_to_array2(&images.reshape([images.size()[0], -1]))
 }
 
 /// A fresh small CNN trained as in the default study (400 steps of Adam, seeded) on
