@@ -111,6 +111,8 @@ fn inversion_trains_only_the_new_token() {
     assert_eq!(learned.vectors.size(), vec![2, 8]);
     let init = m.token_condition(m.vocabulary.class_tokens("top").unwrap()).unwrap().view([1, 8]);
     assert!((&learned.vectors - init).abs().max().double_value(&[]) > 0.0);
+    // and from each other: the vectors of a token are a set, so equal starts would stay equal
+    assert!((learned.vectors.get(0) - learned.vectors.get(1)).abs().max().double_value(&[]) > 1e-4);
     // a mixture token stays inside the box spanned by the known tokens
     let (mixed, _) = textual_inversion(&m, &concept, &InversionConfig { mixture: true, lr: 0.1, ..cfg.clone() }).unwrap();
     let (_, table) = m.sampling_net();

@@ -55,7 +55,9 @@ image_grid(&known_imgs, 8, 2)?
 md(r"""
 ## Teaching it `<boot>`
 
-`InversionConfig` mirrors the reference script's options: `placeholder` (the new token's name), `initializer` (a known class whose vector the new one starts from — a sneaker is the closest thing to a boot the model knows), `num_vectors` (how many vectors the new token has; the model attends to each), `steps`, `lr`, plus `batch_size` and random horizontal `flip`s of the ten images. Only the new vectors are optimised; the notebook's run is shorter than `smalldata generate invert`'s.
+`InversionConfig` mirrors the reference script's options: `placeholder` (the new token's name), `initializer` (a known class whose vector the new one starts from — a sneaker is the closest thing to a boot the model knows), `num_vectors` (how many vectors the new token has; the model attends to each), `steps`, `lr`, plus `batch_size` and random horizontal `flip`s of the ten images. Only the new vectors are optimised.
+
+The defaults (300 steps of batch 16, Adam 5e-3, one vector, no flips) are the best of a sweep on ankle boots (README). Flips matter more than one would guess: every shoe in Fashion-MNIST points the same way, so a mirrored boot is a picture the model never saw and the judge never learned; with the reference script's flips the share of samples judged "ankle boot" halves.
 """)
 code(r"""
 let fm = fashion_mnist(None)?;
@@ -65,7 +67,8 @@ let concept = fm.train.select(&boots)?;
 image_grid(&concept.images, 10, 2)?
 """)
 code(r"""
-let cfg = InversionConfig { placeholder: "<boot>".into(), initializer: "sneaker".into(), steps: 300, batch_size: 16, lr: 2e-3, ..InversionConfig::default() };
+let cfg = InversionConfig { placeholder: "<boot>".into(), initializer: "sneaker".into(), ..InversionConfig::default() };
+println!("{} steps of batch {}, lr {}, flips {}", cfg.steps, cfg.batch_size, cfg.lr, cfg.flip);
 let weights_before: Vec<Tensor> = model.sampling_store().trainable_variables().iter().map(|t| t.copy()).collect();
 let (boot, history) = textual_inversion(&model, &concept, &cfg)?;
 println!("{} steps in {:.0} s; loss {:.4} → {:.4}", cfg.steps, history.seconds, history.losses[0].1, history.losses.last().unwrap().1);
@@ -91,7 +94,7 @@ md(r"""
 
 The judge (small CNN trained on all ten real classes) labels 50 samples of each prompt: how many does it call "ankle boot", and how many still "sneaker"?
 
-Be ready for a modest answer. A 0.6 M-weight model that has seen nine kinds of clothing can be *steered* by a new token, but it has never learned to draw a boot's shaft; the learned token moves its samples away from sneakers, towards taller shoes and bag-like shapes, and only a minority are recognisably boots. The README reports the full experiment, the variants tried (learning rates, several vectors, a token restricted to mixtures of known tokens) and a diagnostic of what limits it.
+What to expect: a 0.6 M-weight model that has seen nine kinds of clothing has never been taught a boot's shaft, yet the right point in its token space — found from ten pictures, with every weight frozen — makes it draw tall shoes that the judge mostly calls ankle boots. The README reports the full experiment over three choices of the ten boots, the variants that did worse (flips, lower learning rates, several vectors, a token restricted to mixtures of known tokens) and a diagnostic of what limits it.
 """)
 code(r"""
 let judge = load_judge(Device::Cpu)?;
@@ -108,7 +111,7 @@ bar_chart("samples judged 'ankle boot' (first two) and 'sneaker'",
     &[initial.label_agreement, learned.label_agreement, initial_as_sneaker, learned_as_sneaker], "share")?
 """)
 md(r"""
-`smalldata generate invert` runs the full experiment (600 steps, 200 samples per prompt, DDIM-50, a ten-class FMI) and writes its report; the README has its figures, including the runs that did not work and why.
+`smalldata generate invert` runs the full experiment (the same inversion, 200 samples per prompt, DDIM-50, a ten-class FMI, the conditioning diagnostic) and writes its report; the README has its figures, including the runs that did not work and why.
 
 ## What must hold
 """)
@@ -122,6 +125,8 @@ assert!(boot_imgs.min().double_value(&[]) >= 0.0 && boot_imgs.max().double_value
 // the sneaker token gives sneakers; the learned token has moved away from them
 assert!(initial_as_sneaker > 0.7, "{initial_as_sneaker}");
 assert!(learned_as_sneaker < initial_as_sneaker - 0.2, "{learned_as_sneaker} vs {initial_as_sneaker}");
+// and towards boots: far more of its samples are judged "ankle boot" than the initializer's
+assert!(learned.label_agreement > initial.label_agreement + 0.2, "{} vs {}", learned.label_agreement, initial.label_agreement);
 println!("all checks passed");
 """)
 

@@ -46,9 +46,13 @@ impl Augment for GaussianNoise {
         let me = self.clone().build()?;
         let (n, ..) = check_batch("GaussianNoise", x, true)?;
         let sigma = on_device(&rng.uniform(n as usize, me.sigma.0, me.sigma.1), x).view([n, 1, 1, 1]);
-        let noise = rng.normal_like(x);
-        let out = x + noise * sigma;
-        Ok(if me.clip { out.clamp(0.0, 1.0) } else { out })
+        // in place on the fresh noise tensor: no temporaries at large image sizes
+        let mut out = rng.normal_like(x);
+        let _ = out.f_mul_(&sigma)?.f_add_(x)?;
+        if me.clip {
+            let _ = out.f_clamp_(0.0, 1.0)?;
+        }
+        Ok(out)
     }
 }
 

@@ -222,10 +222,22 @@ enum GenerateCmd {
         /// Learn the token as a convex combination of the known tokens.
         #[arg(long)]
         mixture: bool,
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 300)]
         steps: usize,
-        #[arg(long, default_value_t = 1e-3)]
+        #[arg(long, default_value_t = 5e-3)]
         lr: f64,
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Train the token on the noisiest 1 − t_min of the schedule only.
+        #[arg(long, default_value_t = 0.0)]
+        t_min: f64,
+        /// Random horizontal flips of the concept images (off by default: Fashion-MNIST's
+        /// shoes all point the same way, so a mirrored boot is a new picture to the model).
+        #[arg(long)]
+        flip: bool,
+        /// Judge this learned token (an earlier run's .safetensors) instead of learning one.
+        #[arg(long)]
+        token: Option<PathBuf>,
         /// ddpm, ddim or ddim=steps.
         #[arg(long, default_value = "ddim=50")]
         sampler: String,
@@ -327,7 +339,7 @@ struct StudyArgs {
     #[arg(long)]
     diffusion: Option<usize>,
     /// Inversion steps of the `diffusion` arm.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 300)]
     inversion_steps: usize,
     /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
     #[arg(long, default_value_t = 3)]
@@ -666,7 +678,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             );
         }
         Command::Generate {
-            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, mixture, steps, lr, sampler, guidance, samples, seed, pretrained, data_dir, out },
+            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, mixture, steps, lr, batch_size, t_min, flip, token, sampler, guidance, samples, seed, pretrained, data_dir, out },
         } => {
             all_threads();
             use smalldata::generate::diffusion::*;
@@ -676,7 +688,8 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 data_dir,
                 images,
                 seed,
-                inversion: InversionConfig { placeholder, initializer, num_vectors, mixture, steps, lr, seed, progress: true, ..InversionConfig::default() },
+                inversion: InversionConfig { placeholder, initializer, num_vectors, mixture, steps, lr, batch_size, t_min, flip, seed, progress: true, ..InversionConfig::default() },
+                token,
                 sampler: sampler.parse()?,
                 guidance,
                 samples,

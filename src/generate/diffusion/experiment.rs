@@ -2,7 +2,7 @@
 //! classes 0–8 (ankle boots never shown), and textual inversion of "ankle boot" from a
 //! few of its images, judged by the classifier trained on all real classes.
 
-use super::{assign_tokens, textual_inversion, DiffusionConfig, DiffusionModel, InversionConfig, Sampler, Vocabulary};
+use super::{assign_tokens, textual_inversion, DiffusionConfig, DiffusionModel, InversionConfig, LearnedToken, Sampler, Vocabulary};
 use crate::data::{fashion_mnist, ImageDataset};
 use crate::error::IoContext;
 use crate::evaluate::fmi_label_agreement;
@@ -53,6 +53,10 @@ pub struct InversionExperimentConfig {
     /// Seed of the image choice.
     pub seed: u64,
     pub inversion: InversionConfig,
+    /// Judge this previously learned token (written by an earlier run) instead of
+    /// learning one: for trying samplers and guidance scales on the same token.
+    #[serde(default)]
+    pub token: Option<PathBuf>,
     pub sampler: Sampler,
     pub guidance: f64,
     /// Samples judged per condition.
@@ -69,6 +73,7 @@ impl Default for InversionExperimentConfig {
             images: 10,
             seed: 0,
             inversion: InversionConfig { placeholder: "<boot>".into(), initializer: "sneaker".into(), progress: true, ..InversionConfig::default() },
+            token: None,
             sampler: Sampler::Ddim { steps: 50, eta: 0.0 },
             guidance: 3.0,
             samples: 200,
@@ -153,7 +158,10 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
     let concept = ImageDataset::new(concept.images, Tensor::zeros([concept.labels.size()[0]], (Kind::Int64, Device::Cpu)), vec!["concept".into()])?;
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
 
-    let (learned, history) = textual_inversion(&model, &concept, &cfg.inversion)?;
+    let (learned, history) = match &cfg.token {
+        Some(path) => (LearnedToken::load(path)?, Default::default()),
+        None => textual_inversion(&model, &concept, &cfg.inversion)?,
+    };
     learned.save(&cfg.out.join(format!("{}.safetensors", cfg.inversion.placeholder.trim_matches(['<', '>']))))?;
 
     let judge = load_judge(Device::Cpu)?;

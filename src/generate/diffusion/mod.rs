@@ -279,8 +279,16 @@ impl DiffusionModel {
     /// The diffusion loss `‖ε − ε̂(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t, cond)‖²` on images `x0` in
     /// `[-1, 1]` with conditions `cond: [N, L, D]`, through `unet`; `t` and `ε` from `rng`.
     pub fn loss_with(&self, unet: &UNet, x0: &Tensor, cond: &Tensor, rng: &mut AugRng) -> Tensor {
+        self.loss_in_range(unet, x0, cond, 0.0, rng)
+    }
+
+    /// [`DiffusionModel::loss_with`] with `t` drawn uniformly from the noisiest
+    /// `1 − t_min` of the schedule (`t_min` a fraction in `[0, 1)`; 0 is the whole range).
+    pub fn loss_in_range(&self, unet: &UNet, x0: &Tensor, cond: &Tensor, t_min: f64, rng: &mut AugRng) -> Tensor {
         let n = x0.size()[0];
-        let t: Vec<i64> = rng.below(n as usize, self.schedule.len()).into_iter().map(|v| v as i64).collect();
+        let total = self.schedule.len();
+        let lo = ((t_min.clamp(0.0, 1.0) * total as f64) as usize).min(total - 1);
+        let t: Vec<i64> = rng.below(n as usize, total - lo).into_iter().map(|v| (v + lo) as i64).collect();
         let t = Tensor::from_slice(&t).to_device(x0.device());
         let noise = rng.normal_like(&x0.to_device(Device::Cpu)).to_device(x0.device());
         let xt = self.schedule.q_sample(x0, &t, &noise);
