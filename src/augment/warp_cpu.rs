@@ -5,17 +5,18 @@
 //! on a GPU (`affine_grid` + `grid_sample`). On the CPU, libtorch's `grid_sample`
 //! reads a materialised `[N, H, W, 2]` grid and gathers every corner through masked
 //! vector gathers; at 128×128 it took about twice as long per image as OpenCV's
-//! `warpAffine` on one thread (measured with `cargo run --release --example
-//! prof_rotate` and `bench/augment_peers.py`), which made rotation the one operation
-//! slower than a per-image peer. An affine map needs no grid: the source position of
-//! output pixel `(i, j)` is a linear function of `i` and `j`, so it is computed on the
-//! fly, and a one-pixel border of the fill value around each image removes every
-//! per-corner bounds check.
+//! `warpAffine` on one thread (`cargo run --release --example prof_rotate`,
+//! `smalldata bench augment`), which made rotation the one operation slower than a
+//! per-image peer. An affine map needs no grid: the source position of output pixel
+//! `(i, j)` is a linear function of `i` and `j`, computed on the fly; a one-pixel
+//! border of the fill value around each plane turns "which corners are inside" into
+//! one test per pixel; and each row is done in a vectorisable pass over positions and
+//! weights followed by a pass of loads and linear interpolations per channel.
 //!
 //! The arithmetic follows `grid_sample(mode = bilinear, padding_mode = zeros,
 //! align_corners = false)` step by step in f32 (normalised output coordinates, the
-//! affine map, un-normalisation, floor, the four weights), so the result equals the
-//! tensor path to rounding: `tests` below check it against libtorch on random maps.
+//! affine map, un-normalisation, floor, the weights), so the result equals the
+//! tensor path to rounding: the tests below check it against libtorch on random maps.
 
 use super::{new_host_tensor, read_host_values};
 use crate::Result;
@@ -34,46 +35,76 @@ pub(crate) fn warp_cpu(x: &Tensor, theta: &[[f64; 6]], (oh, ow): (i64, i64), fil
 }
 
 /// The warp of [`warp_cpu`] from `input` `[n, c, h, w]` into `out` `[n, c, oh, ow]`.
-fn warp_planes(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], (n, c, h, w): (usize, usize, usize, usize), (oh, ow): (usize, usize), fill: f32) {
-    // one image plane with a border of `fill`: row-major [h + 2, w + 2]
+///
+/// Each output row is done in two passes so that the compiler can vectorise the
+/// first: (1) branch-free, for every pixel of the row, the source position, its
+/// top-left corner in the padded plane and the two interpolation weights; (2) per
+/// channel, the four loads and three linear interpolations.
+fn warp_planes(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], dims: (usize, usize, usize, usize), out_size: (usize, usize), fill: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { warp_planes_avx2(input, out, theta, dims, out_size, fill) };
+    }
+    warp_planes_any(input, out, theta, dims, out_size, fill)
+}
+
+/// [`warp_planes_any`] compiled for AVX2 (8 lanes in the first pass instead of SSE2's
+/// 4). No fused multiply-adds are formed (Rust never contracts), so the numbers are
+/// the same bit for bit as the portable build's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn warp_planes_avx2(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], dims: (usize, usize, usize, usize), out_size: (usize, usize), fill: f32) {
+    warp_planes_any(input, out, theta, dims, out_size, fill)
+}
+
+#[inline(always)]
+fn warp_planes_any(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], (n, c, h, w): (usize, usize, usize, usize), (oh, ow): (usize, usize), fill: f32) {
+    // the sample's planes, each with a border of `fill`: row-major [c, h + 2, w + 2]
     let (ph, pw) = (h + 2, w + 2);
-    let mut padded = vec![fill; ph * pw];
+    let mut padded = vec![fill; c * ph * pw];
     // normalised output coordinates, as affine_grid makes them: (2k + 1) / len − 1
     let norm = |k: usize, len: usize| (k as f32 * 2.0 + 1.0) / len as f32 - 1.0;
     let xs: Vec<f32> = (0..ow).map(|j| norm(j, ow)).collect();
     let (wf, hf) = (w as f32, h as f32);
+    // per pixel of one output row: corner index, east and south weights, inside or not
+    let (mut corner, mut east, mut south, mut inside) = (vec![0u32; ow], vec![0f32; ow], vec![0f32; ow], vec![false; ow]);
     for (sample, t) in theta.iter().enumerate().take(n) {
         let t: [f32; 6] = t.map(|v| v as f32);
-        for ch in 0..c {
-            let plane = &input[(sample * c + ch) * h * w..][..h * w];
-            for (row, src) in plane.chunks_exact(w).enumerate() {
-                padded[(row + 1) * pw + 1..][..w].copy_from_slice(src);
+        let planes = &input[sample * c * h * w..][..c * h * w];
+        for (k, src) in planes.chunks_exact(w).enumerate() {
+            let (ch, row) = (k / h, k % h);
+            padded[ch * ph * pw + (row + 1) * pw + 1..][..w].copy_from_slice(src);
+        }
+        let dst = &mut out[sample * c * oh * ow..][..c * oh * ow];
+        for i in 0..oh {
+            let yn = norm(i, oh);
+            let (row_x, row_y) = (yn * t[1] + t[2], yn * t[4] + t[5]);
+            for j in 0..ow {
+                // grid point, grid_sample's un-normalisation ((g + 1)·size − 1) / 2,
+                // then + 1 for the border of the padded plane
+                let px = ((row_x + xs[j] * t[0] + 1.0) * wf - 1.0) * 0.5 + 1.0;
+                let py = ((row_y + xs[j] * t[3] + 1.0) * hf - 1.0) * 0.5 + 1.0;
+                // all four corners outside the image (or a non-finite map): the fill
+                let ok = px >= 0.0 && px < wf + 1.0 && py >= 0.0 && py < hf + 1.0;
+                let (px, py) = if ok { (px, py) } else { (0.0, 0.0) };
+                // non-negative, so truncation is the floor (and cheaper than floorf)
+                let (x0, y0) = (px as u32, py as u32);
+                east[j] = px - x0 as f32;
+                south[j] = py - y0 as f32;
+                corner[j] = y0 * pw as u32 + x0;
+                inside[j] = ok;
             }
-            let dst = &mut out[(sample * c + ch) * oh * ow..][..oh * ow];
-            for (i, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
-                let yn = norm(i, oh);
-                let (row_x, row_y) = (yn * t[1] + t[2], yn * t[4] + t[5]);
-                for (j, o) in dst_row.iter_mut().enumerate() {
-                    // grid point, then grid_sample's un-normalisation ((g + 1)·size − 1) / 2
-                    let gx = row_x + xs[j] * t[0];
-                    let gy = row_y + xs[j] * t[3];
-                    let ix = ((gx + 1.0) * wf - 1.0) * 0.5;
-                    let iy = ((gy + 1.0) * hf - 1.0) * 0.5;
-                    // in the padded plane; all four corners outside the image (or a
-                    // non-finite map) give the fill
-                    let (px, py) = (ix + 1.0, iy + 1.0);
-                    if !(px >= 0.0 && px < wf + 1.0 && py >= 0.0 && py < hf + 1.0) {
-                        *o = fill;
-                        continue;
-                    }
-                    // non-negative here, so truncation is the floor (and cheaper than floorf)
-                    let (x0, y0) = (px as i32, py as i32);
-                    let (e, s) = (px - x0 as f32, py - y0 as f32); // weights of the east and south corners
-                    let (wt, nt) = (1.0 - e, 1.0 - s);
-                    let at = y0 as usize * pw + x0 as usize;
-                    let (top, bottom) = (&padded[at..at + 2], &padded[at + pw..at + pw + 2]);
-                    let (nw, ne, sw, se) = (top[0], top[1], bottom[0], bottom[1]);
-                    *o = nt * wt * nw + nt * e * ne + s * wt * sw + s * e * se;
+            for ch in 0..c {
+                let plane = &padded[ch * ph * pw..][..ph * pw];
+                let dst_row = &mut dst[(ch * oh + i) * ow..][..ow];
+                for j in 0..ow {
+                    let at = corner[j] as usize;
+                    let (top, bottom) = (&plane[at..at + 2], &plane[at + pw..at + pw + 2]);
+                    let upper = top[0] + east[j] * (top[1] - top[0]);
+                    let lower = bottom[0] + east[j] * (bottom[1] - bottom[0]);
+                    let v = upper + south[j] * (lower - upper);
+                    dst_row[j] = if inside[j] { v } else { fill };
                 }
             }
         }
@@ -110,6 +141,17 @@ mod tests {
                 assert!(diff < 1e-5, "{n}×{c}×{h}×{w} → {oh}×{ow}, fill {fill}: max difference {diff}");
             }
         }
+    }
+
+    #[test]
+    fn portable_and_dispatched_builds_agree_bit_for_bit() {
+        let x = Tensor::rand([3, 2, 30, 21], (Kind::Float, Device::Cpu));
+        let input = Vec::<f32>::try_from(x.flatten(0, -1)).unwrap();
+        let theta = [[0.9, -0.4, 0.1, 0.4, 0.9, -0.05], [1.1, 0.0, 0.3, 0.2, 0.7, 0.0], [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0]];
+        let (mut a, mut b) = (vec![0f32; 3 * 2 * 25 * 17], vec![0f32; 3 * 2 * 25 * 17]);
+        super::warp_planes(&input, &mut a, &theta, (3, 2, 30, 21), (25, 17), 0.25);
+        super::warp_planes_any(&input, &mut b, &theta, (3, 2, 30, 21), (25, 17), 0.25);
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
 
     #[test]
