@@ -19,7 +19,7 @@
 //! tensor path to rounding: the tests below check it against libtorch on random maps.
 
 use super::{new_host_tensor, read_host_values};
-use crate::Result;
+use crate::{Error, Result};
 use tch::Tensor;
 
 /// `x`: `[N, C, H, W]` f32 on the CPU; `theta`: one sampling matrix per sample (output
@@ -27,6 +27,9 @@ use tch::Tensor;
 /// `[N, C, out.0, out.1]` f32, bilinear, pixels sampled from outside taking `fill`.
 pub(crate) fn warp_cpu(x: &Tensor, theta: &[[f64; 6]], (oh, ow): (i64, i64), fill: f64) -> Result<Tensor> {
     let s = x.size();
+    if s.len() != 4 || s[0] as usize != theta.len() || oh < 1 || ow < 1 {
+        return Err(Error::shape("warp_cpu", format!("[N, C, H, W] with N = {} maps and an output of at least 1×1", theta.len()), format!("{s:?} → {oh}×{ow}")));
+    }
     let (n, c, h, w) = (s[0] as usize, s[1] as usize, s[2] as usize, s[3] as usize);
     let (oh, ow) = (oh as usize, ow as usize);
     read_host_values(x, |input| {
@@ -152,6 +155,13 @@ mod tests {
         super::warp_planes(&input, &mut a, &theta, (3, 2, 30, 21), (25, 17), 0.25);
         super::warp_planes_any(&input, &mut b, &theta, (3, 2, 30, 21), (25, 17), 0.25);
         assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+
+    #[test]
+    fn a_map_per_sample_is_required() {
+        let x = Tensor::rand([3, 1, 8, 8], (Kind::Float, Device::Cpu));
+        let err = warp_cpu(&x, &[[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]; 2], (8, 8), 0.0).unwrap_err().to_string();
+        assert!(err.contains("N = 2"), "{err}");
     }
 
     #[test]
