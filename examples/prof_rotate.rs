@@ -26,13 +26,6 @@ fn main() {
             let _ = rot.apply(&x, i).unwrap();
         }
         let t3 = Instant::now();
-        for i in 0..10 {
-            for k in 0..n / 8 {
-                let _ = rot.apply(&x.narrow(0, k * 8, 8), i).unwrap();
-            }
-        }
-        let t4 = Instant::now();
-        println!("RandomRotation in batches of 8: {:.1} µs/img", per(t4 - t3));
         println!("affine_grid_generator {:.1} µs/img, grid_sampler {:.1} µs/img, RandomRotation {:.1} µs/img", per(t1 - t0), per(t2 - t1), per(t3 - t2));
     }
 }

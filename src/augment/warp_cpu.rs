@@ -62,7 +62,7 @@ unsafe fn warp_planes_avx2(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], d
 }
 
 #[inline(always)]
-fn warp_planes_any(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], (n, c, h, w): (usize, usize, usize, usize), (oh, ow): (usize, usize), fill: f32) {
+fn warp_planes_any(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], (_, c, h, w): (usize, usize, usize, usize), (oh, ow): (usize, usize), fill: f32) {
     // the sample's planes, each with a border of `fill`: row-major [c, h + 2, w + 2]
     let (ph, pw) = (h + 2, w + 2);
     let mut padded = vec![fill; c * ph * pw];
@@ -72,7 +72,7 @@ fn warp_planes_any(input: &[f32], out: &mut [f32], theta: &[[f64; 6]], (n, c, h,
     let (wf, hf) = (w as f32, h as f32);
     // per pixel of one output row: corner index, east and south weights, inside or not
     let (mut corner, mut east, mut south, mut inside) = (vec![0u32; ow], vec![0f32; ow], vec![0f32; ow], vec![false; ow]);
-    for (sample, t) in theta.iter().enumerate().take(n) {
+    for (sample, t) in theta.iter().enumerate() {
         let t: [f32; 6] = t.map(|v| v as f32);
         let planes = &input[sample * c * h * w..][..c * h * w];
         for (k, src) in planes.chunks_exact(w).enumerate() {

@@ -156,6 +156,11 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
     // get equal gradients and stay equal for ever: a 4-vector token would be a
     // 1-vector token. Every row after the first starts with a little seeded noise.
     let mut init_rng = AugRng::new(crate::derive_seed(cfg.seed, "inversion-init"));
+    let mut jitter = |like: &Tensor, scale: f64| {
+        let noise = init_rng.normal_like(like) * scale;
+        let _ = noise.narrow(0, 0, 1).fill_(0.0);
+        noise
+    };
     let param = if cfg.mixture {
         let k = table.size()[0] - 1;
         let mut logits = vec![0f32; (l * k) as usize];
@@ -164,16 +169,12 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
                 logits[row * k as usize + id - 1] = (k as f32).ln() + 2.0;
             }
         }
-        let logits = Tensor::from_slice(&logits).view([l, k]);
-        let jitter = init_rng.normal_like(&logits) * 0.1;
-        let _ = jitter.narrow(0, 0, 1).fill_(0.0);
-        vs.root().var_copy("mixture_logits", &(logits + jitter).to_device(device))
+        let logits = Tensor::from_slice(&logits).view([l, k]).to_device(device);
+        vs.root().var_copy("mixture_logits", &(&logits + jitter(&logits, 0.1)))
     } else {
-        let start = init.expand([l, d], true).to_device(Device::Cpu);
-        let scale = start.square().mean(Kind::Float).sqrt() * 0.05; // 5% of the vector's RMS
-        let jitter = init_rng.normal_like(&start) * scale;
-        let _ = jitter.narrow(0, 0, 1).fill_(0.0);
-        vs.root().var_copy("vectors", &(start + jitter).to_device(device))
+        let start = init.expand([l, d], true);
+        let rms = start.square().mean(Kind::Float).sqrt().double_value(&[]);
+        vs.root().var_copy("vectors", &(&start + jitter(&start, 0.05 * rms))) // 5% of the vector's RMS
     };
     let known = table.narrow(0, 1, table.size()[0] - 1).detach();
     let vectors_of = |p: &Tensor| if cfg.mixture { p.softmax(-1, Kind::Float).matmul(&known) } else { p.shallow_clone() };

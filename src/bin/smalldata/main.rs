@@ -7,6 +7,9 @@ use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod generate;
+use generate::GenerateCmd;
+
 #[derive(Parser)]
 #[command(name = "smalldata", version, about = "Machine learning on small datasets: what really helps?")]
 struct Cli {
@@ -135,145 +138,6 @@ enum FinetuneCmd {
     },
 }
 
-#[derive(Subcommand)]
-enum GenerateCmd {
-    /// Train the judge (small CNN on all Fashion-MNIST training images) that labels synthetic images.
-    Judge {
-        #[arg(long, default_value_t = 3000)]
-        steps: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long, default_value = smalldata::generate::judge::JUDGE)]
-        out: PathBuf,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-    },
-    /// Train the conditional GAN on n real images per class and evaluate its samples
-    /// (judge agreement and FMI, PRDC, C2ST, clusters, TSTR); resumes if killed.
-    Gan {
-        #[arg(long, default_value_t = 50)]
-        n_per_class: usize,
-        #[arg(long, default_value_t = 3000)]
-        steps: usize,
-        /// ns, hinge, wgan-gp or wgan-gp=λ.
-        #[arg(long, default_value = "hinge")]
-        loss: String,
-        /// Turn DiffAugment off (to show what it does).
-        #[arg(long)]
-        no_diffaugment: bool,
-        /// Turn spectral normalisation off.
-        #[arg(long)]
-        no_spectral_norm: bool,
-        /// Discriminator steps per generator step.
-        #[arg(long, default_value_t = 1)]
-        d_steps: usize,
-        #[arg(long, default_value_t = 64)]
-        batch_size: usize,
-        /// Generator and discriminator widths.
-        #[arg(long)]
-        g_width: Option<i64>,
-        #[arg(long)]
-        d_width: Option<i64>,
-        #[arg(long, default_value_t = 2e-4)]
-        lr: f64,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long, default_value = "report/gan")]
-        out: PathBuf,
-    },
-    /// Pretrain the token-conditioned diffusion model on Fashion-MNIST classes 0–8 (no
-    /// ankle boots) and export its sampling weights; resumes if killed.
-    DiffusionPretrain {
-        #[arg(long, default_value_t = 6000)]
-        steps: usize,
-        /// Tokens per class (k-means clusters within each class when > 1).
-        #[arg(long, default_value_t = 4)]
-        tokens_per_class: usize,
-        #[arg(long, default_value_t = 32)]
-        width: i64,
-        #[arg(long, default_value_t = 64)]
-        batch_size: usize,
-        #[arg(long, default_value_t = 1e-3)]
-        lr: f64,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Checkpoints (for resuming).
-        #[arg(long, default_value = "report/diffusion")]
-        out: PathBuf,
-        /// Where the sampling weights go.
-        #[arg(long, default_value = smalldata::generate::diffusion::PRETRAINED_DIFFUSION)]
-        export: PathBuf,
-    },
-    /// Textual inversion: learn a token for a few ankle boots on the frozen pretrained
-    /// model, and judge its samples against the initializer token's.
-    Invert {
-        #[arg(long, default_value_t = 10)]
-        images: usize,
-        #[arg(long, default_value = "<boot>")]
-        placeholder: String,
-        #[arg(long, default_value = "sneaker")]
-        initializer: String,
-        #[arg(long, default_value_t = 1)]
-        num_vectors: usize,
-        /// Learn the token as a convex combination of the known tokens.
-        #[arg(long)]
-        mixture: bool,
-        #[arg(long, default_value_t = 300)]
-        steps: usize,
-        #[arg(long, default_value_t = 5e-3)]
-        lr: f64,
-        #[arg(long, default_value_t = 16)]
-        batch_size: usize,
-        /// Train the token on the noisiest 1 − t_min of the schedule only.
-        #[arg(long, default_value_t = 0.0)]
-        t_min: f64,
-        /// Random horizontal flips of the concept images (off by default: Fashion-MNIST's
-        /// shoes all point the same way, so a mirrored boot is a new picture to the model).
-        #[arg(long)]
-        flip: bool,
-        /// Judge this learned token (an earlier run's .safetensors) instead of learning one.
-        #[arg(long)]
-        token: Option<PathBuf>,
-        /// ddpm, ddim or ddim=steps.
-        #[arg(long, default_value = "ddim=50")]
-        sampler: String,
-        #[arg(long, default_value_t = 3.0)]
-        guidance: f64,
-        #[arg(long, default_value_t = 200)]
-        samples: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        pretrained: Option<PathBuf>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long, default_value = "report/inversion")]
-        out: PathBuf,
-    },
-    /// Tables: train on synthetic, test on real (copula and GAN) against TRTR.
-    Tstr {
-        /// diabetes, winequality, or a CSV path (with --target).
-        #[arg(long, default_value = "diabetes")]
-        data: String,
-        #[arg(long, default_value = "target")]
-        target: String,
-        #[arg(long, default_value_t = 50)]
-        rows: usize,
-        #[arg(long, default_value_t = 50)]
-        synthetic_rows: usize,
-        #[arg(long, value_delimiter = ',', default_value = "copula,gan")]
-        synthesizers: Vec<String>,
-        #[arg(long, value_delimiter = ',', default_value = "ridge=1,knn,svr")]
-        models: Vec<String>,
-        #[arg(long, default_value_t = 5)]
-        seeds: usize,
-    },
-}
-
 #[derive(Args)]
 struct TabularArgs {
     /// diabetes, winequality, or the path of a CSV file (with --target).
@@ -339,7 +203,7 @@ struct StudyArgs {
     #[arg(long)]
     diffusion: Option<usize>,
     /// Inversion steps of the `diffusion` arm.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = smalldata::generate::diffusion::InversionConfig::default().steps)]
     inversion_steps: usize,
     /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
     #[arg(long, default_value_t = 3)]
@@ -601,107 +465,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             print!("\n{}", outcome.summary.to_table());
             println!("{} runs ({} trained now, {} resumed); results in {}", outcome.rows.len(), outcome.ran, outcome.resumed, cfg.out.display());
         }
-        Command::Generate { what: GenerateCmd::Judge { steps, seed, out, data_dir } } => {
-            all_threads();
-            let t = std::time::Instant::now();
-            let data = data::fashion_mnist(data_dir.as_deref())?;
-            let judge = smalldata::generate::judge::train_judge(&data.train, steps, seed, &out)?;
-            let acc = judge.evaluate(&data.test)?.accuracy;
-            println!("judge: {steps} steps in {:.0} s; test accuracy {acc:.4} on {} images; saved {}", t.elapsed().as_secs_f64(), data.test.len(), out.display());
-        }
-        Command::Generate {
-            what: GenerateCmd::Gan { n_per_class, steps, loss, no_diffaugment, no_spectral_norm, d_steps, batch_size, g_width, d_width, lr, seed, data_dir, out },
-        } => {
-            all_threads();
-            let defaults = smalldata::generate::GanExperimentConfig::default();
-            let cfg = smalldata::generate::GanExperimentConfig {
-                data_dir,
-                n_per_class,
-                seed,
-                gan: smalldata::generate::GanConfig {
-                    loss: loss.parse()?,
-                    diff_augment: !no_diffaugment,
-                    spectral_norm: !no_spectral_norm,
-                    d_steps,
-                    batch_size,
-                    g_width: g_width.unwrap_or(defaults.gan.g_width),
-                    d_width: d_width.unwrap_or(defaults.gan.d_width),
-                    lr_g: lr,
-                    lr_d: lr,
-                    steps,
-                    seed,
-                    ..defaults.gan.clone()
-                },
-                out,
-                ..defaults
-            };
-            let r = smalldata::generate::run_gan_experiment(&cfg)?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
-            println!(
-                "judge agreement {:.3} (FMI {:.3}; judge on real test images {:.3}); TSTR {:.3} vs TRTR {:.3}; trained {} steps in {:.0} s on {} threads",
-                r.judge.label_agreement, r.judge.fmi, r.judge_real_accuracy, r.tstr_accuracy, r.trtr_accuracy, r.steps, r.train_seconds, r.threads
-            );
-        }
-        Command::Generate { what: GenerateCmd::Tstr { data, target, rows, synthetic_rows, synthesizers, models, seeds } } => {
-            let cfg = smalldata::generate::TstrConfig {
-                data: TabularSource::parse(&data, &target),
-                rows,
-                synthetic_rows,
-                synthesizers: synthesizers.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
-                models: models.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
-                seeds,
-                ..Default::default()
-            };
-            // small MLPs: one thread is fastest, and leaves the other cores alone
-            tch::set_num_threads(1);
-            let t = std::time::Instant::now();
-            let rows = smalldata::generate::run_tabular_tstr(&cfg)?;
-            print!("{}", smalldata::generate::tstr_table(&rows));
-            println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
-        }
-        Command::Generate { what: GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, out, export } } => {
-            all_threads();
-            use smalldata::generate::diffusion::*;
-            let cfg = DiffusionConfig { steps, tokens_per_class, width, batch_size, lr, seed, out: Some(out), progress: true, ..DiffusionConfig::default() };
-            let command = format!(
-                "smalldata generate diffusion-pretrain --steps {steps} --tokens-per-class {tokens_per_class} --width {width} --batch-size {batch_size} --lr {lr} --seed {seed}"
-            );
-            let model = pretrain_diffusion(&cfg, data_dir.as_deref(), &export, &command)?;
-            println!(
-                "diffusion: {} steps in {:.0} s, {} weights, {} tokens; final loss {:.4}; exported {}",
-                model.step,
-                model.history.seconds,
-                model.num_parameters(),
-                model.vocabulary.tokens.len(),
-                model.history.losses.last().map(|l| l.1).unwrap_or(f64::NAN),
-                export.display()
-            );
-        }
-        Command::Generate {
-            what: GenerateCmd::Invert { images, placeholder, initializer, num_vectors, mixture, steps, lr, batch_size, t_min, flip, token, sampler, guidance, samples, seed, pretrained, data_dir, out },
-        } => {
-            all_threads();
-            use smalldata::generate::diffusion::*;
-            let defaults = InversionExperimentConfig::default();
-            let cfg = InversionExperimentConfig {
-                pretrained: pretrained.unwrap_or(defaults.pretrained),
-                data_dir,
-                images,
-                seed,
-                inversion: InversionConfig { placeholder, initializer, num_vectors, mixture, steps, lr, batch_size, t_min, flip, seed, progress: true, ..InversionConfig::default() },
-                token,
-                sampler: sampler.parse()?,
-                guidance,
-                samples,
-                out,
-            };
-            let r = run_inversion_experiment(&cfg)?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
-            println!(
-                "judged \"ankle boot\": learned token {:.3}, initializer alone {:.3}; ten-class FMI {:.3}; inversion {:.0} s; {:.1} images/s ({:?}, guidance {})",
-                r.learned_boot_rate, r.initializer_boot_rate, r.fmi_ten_classes, r.inversion_seconds, r.images_per_second, r.sampler, r.guidance
-            );
-        }
+        Command::Generate { what } => generate::run(what)?,
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();
             let cfg = StudyConfig { out, jobs: jobs.unwrap_or(defaults.jobs), ..defaults };
