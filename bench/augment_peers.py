@@ -8,6 +8,9 @@ rotation (±30°) and Gaussian noise (σ = 0.1) on one CPU thread, for
   batch: different, cheaper work, reported for reference),
 * albumentations applied per image (numpy HWC float32).
 
+Each measurement is the best of REPEATS timed passes after a quarter of a second of
+untimed ones (the same warm-up as smalldata's side).
+
     python bench/augment_peers.py SIZE N REPEATS   → JSON on stdout
 """
 import json
@@ -28,7 +31,14 @@ import torchvision  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 
+# untimed calls before the timed repeats, as smalldata's side does (WARM_UP_S in src/bench.rs)
+WARM_UP_S = 0.25
+
+
 def rate(f, n, repeats):
+    warm = time.perf_counter()
+    while time.perf_counter() - warm < WARM_UP_S:
+        f()
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()

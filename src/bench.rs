@@ -22,6 +22,14 @@ fn run_peer(python: &Path, script: &str, args: &[String]) -> Result<serde_json::
 }
 
 fn images_per_second(n: i64, repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    // Warm up for a quarter of a second first, as bench/augment_peers.py does: the
+    // first calls of a process that allocates a fresh multi-megabyte batch each time
+    // pay for page faults (the allocator's thresholds settle after a few calls),
+    // which says nothing about the steady state of a training loop.
+    let warm = Instant::now();
+    while warm.elapsed().as_secs_f64() < WARM_UP_S {
+        f()?;
+    }
     let mut best = f64::INFINITY;
     for _ in 0..repeats {
         let t = Instant::now();
@@ -30,6 +38,10 @@ fn images_per_second(n: i64, repeats: usize, mut f: impl FnMut() -> Result<()>) 
     }
     Ok(n as f64 / best)
 }
+
+/// Seconds each measured function runs untimed before the timed repeats, on both
+/// sides of [`augment`] (keep equal to `WARM_UP_S` in bench/augment_peers.py).
+const WARM_UP_S: f64 = 0.25;
 
 /// Images per second of crop (pad 4), rotation (±30°) and Gaussian noise (σ = 0.1)
 /// on one CPU thread, for batches of 28×28 and 128×128 grey images, beside

@@ -160,3 +160,34 @@ fn preview_shows_originals_then_copies() {
     // 5 columns of 10·2 px + gutters, 3 rows
     assert_eq!((g.width, g.height), (5 * 22 + 2, 3 * 22 + 2));
 }
+
+/// On CPU batches crop, noise and the affine warps run in host kernels; a batch that
+/// requires grad takes the whole-batch tensor path (the one GPUs use). For the same
+/// seed both must give the same numbers: crop and noise exactly (the same draws and,
+/// for noise, the same f32 arithmetic), the warp to rounding.
+#[test]
+fn host_kernels_equal_the_tensor_path() {
+    let base = batch(5, 3, 13, 17, 8);
+    // a non-contiguous input as well: the host kernels must read it in logical order
+    let transposed = batch(5, 3, 17, 13, 9).transpose(2, 3);
+    let ops: Vec<(Box<dyn Augment>, f64)> = vec![
+        (Box::new(RandomCrop::new(13, 17).padding(3).build().unwrap()), 0.0),
+        (Box::new(RandomCrop::new(9, 11).padding(4).fill(Fill::Constant(0.3)).build().unwrap()), 0.0),
+        (Box::new(RandomCrop::new(13, 17).padding(5).fill(Fill::Reflect).build().unwrap()), 0.0),
+        (Box::new(RandomCrop::new(7, 5).build().unwrap()), 0.0),
+        (Box::new(GaussianNoise::new(0.2).build().unwrap()), 0.0),
+        (Box::new(GaussianNoise::new(0.1).sigma_range(0.0, 0.5).clip(false).build().unwrap()), 0.0),
+        (Box::new(RandomRotation::new(-40.0, 40.0).fill(0.2).build().unwrap()), 1e-5),
+    ];
+    for x in [&base, &transposed] {
+        for (op, tolerance) in &ops {
+            for seed in 0..3 {
+                let host = op.apply(x, seed).unwrap();
+                let tensor_path = op.apply(&x.copy().set_requires_grad(true), seed).unwrap().detach();
+                assert_eq!(host.size(), tensor_path.size(), "{}", op.name());
+                let diff = max_abs_diff(&host, &tensor_path);
+                assert!(diff <= *tolerance, "{} seed {seed}: host and tensor paths differ by {diff}", op.name());
+            }
+        }
+    }
+}

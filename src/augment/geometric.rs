@@ -7,7 +7,7 @@
 //! (rows going down), as torchvision does; rotation by 90° equals `rot90`.
 
 use super::warp_cpu::warp_cpu;
-use super::{check_batch, check_range, on_device, select_samples, AugRng, Augment};
+use super::{check_batch, check_range, new_host_tensor, on_device, read_host_values, select_samples, AugRng, Augment};
 use crate::{Error, Result};
 use tch::Tensor;
 
@@ -141,14 +141,17 @@ impl Augment for RandomCrop {
         if me.fill == Fill::Reflect && (p >= h || p >= w) {
             return Err(Error::invalid("padding", p, format!("reflect padding must be smaller than the image ({h}×{w})")));
         }
+        let oy: Vec<i64> = rng.below(n as usize, (h + 2 * p - ch + 1) as usize).into_iter().map(|v| v as i64).collect();
+        let ox: Vec<i64> = rng.below(n as usize, (w + 2 * p - cw + 1) as usize).into_iter().map(|v| v as i64).collect();
+        if x.device() == tch::Device::Cpu && !x.requires_grad() {
+            return crop_cpu(x, &oy, &ox, p, (ch, cw), me.fill);
+        }
         let padded = match me.fill {
             _ if p == 0 => x.shallow_clone(),
             Fill::Constant(v) if v == 0.0 => x.f_constant_pad_nd([p, p, p, p])?,
             Fill::Constant(v) => x.f_constant_pad_nd([p, p, p, p])? + pad_fill(x, p, v)?,
             Fill::Reflect => x.f_reflection_pad2d([p, p, p, p])?,
         };
-        let oy: Vec<i64> = rng.below(n as usize, (h + 2 * p - ch + 1) as usize).into_iter().map(|v| v as i64).collect();
-        let ox: Vec<i64> = rng.below(n as usize, (w + 2 * p - cw + 1) as usize).into_iter().map(|v| v as i64).collect();
         crop_at(&padded, &oy, &ox, (ch, cw))
     }
 }
@@ -158,6 +161,57 @@ fn pad_fill(x: &Tensor, p: i64, v: f64) -> Result<Tensor> {
     let ones = Tensor::ones_like(x);
     let inside = ones.f_constant_pad_nd([p, p, p, p])?;
     Ok((1.0 - inside) * v)
+}
+
+/// [`RandomCrop`] on the CPU without the padded copy: `out[n, c, i, j]` is pixel
+/// `(i + oy[n] − p, j + ox[n] − p)` of `x[n, c]`, positions outside the image taking
+/// the fill (a constant, or the mirror image without the edge, as
+/// `reflection_pad2d`). Row by row: the part of a row inside the image is one slice
+/// copy, the few border pixels are set one by one.
+fn crop_cpu(x: &Tensor, oy: &[i64], ox: &[i64], p: i64, (ch, cw): (i64, i64), fill: Fill) -> Result<Tensor> {
+    let s = x.size();
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    // source index of padded position k (0 ≤ k < len + 2p), None for a constant fill
+    let source = move |k: i64, len: i64| -> Option<usize> {
+        let k = k - p;
+        match fill {
+            _ if (0..len).contains(&k) => Some(k as usize),
+            Fill::Reflect => Some(if k < 0 { -k } else { 2 * (len - 1) - k } as usize),
+            Fill::Constant(_) => None,
+        }
+    };
+    let value = match fill {
+        Fill::Constant(v) => v as f32,
+        Fill::Reflect => 0.0,
+    };
+    let (h_us, w_us, ch_us, cw_us) = (h as usize, w as usize, ch as usize, cw as usize);
+    read_host_values(x, |input| {
+        new_host_tensor(&[n, c, ch, cw], |out| {
+            for (sample, (&y0, &x0)) in oy.iter().zip(ox).enumerate() {
+                // columns [lo, hi) of an output row come from one contiguous source run
+                let lo = (p - x0).clamp(0, cw) as usize;
+                let hi = (w + p - x0).clamp(0, cw) as usize;
+                for plane in 0..c as usize {
+                    let src = &input[(sample * c as usize + plane) * h_us * w_us..][..h_us * w_us];
+                    let dst = &mut out[(sample * c as usize + plane) * ch_us * cw_us..][..ch_us * cw_us];
+                    for (i, row) in dst.chunks_exact_mut(cw_us).enumerate() {
+                        let Some(r) = source(i as i64 + y0, h) else {
+                            row.fill(value);
+                            continue;
+                        };
+                        let src_row = &src[r * w_us..][..w_us];
+                        if hi > lo {
+                            let start = (lo as i64 + x0 - p) as usize;
+                            row[lo..hi].copy_from_slice(&src_row[start..start + hi - lo]);
+                        }
+                        for j in (0..lo).chain(hi..cw_us) {
+                            row[j] = source(j as i64 + x0, w).map_or(value, |k| src_row[k]);
+                        }
+                    }
+                }
+            }
+        })
+    })
 }
 
 /// Integer crops at per-sample offsets: `out[n] = x[n, :, oy[n]..oy[n]+h, ox[n]..ox[n]+w]`.

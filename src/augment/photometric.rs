@@ -1,8 +1,9 @@
 //! Photometric augmentations: noise, blur, colour jitter and random erasing.
 
-use super::{check_batch, check_probability, check_range, on_device, select_samples, AugRng, Augment};
+use super::normal_cpu::{add_noise, NormalStream};
+use super::{check_batch, check_probability, check_range, new_host_tensor, on_device, read_host_values, select_samples, AugRng, Augment};
 use crate::{Error, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Additive Gaussian noise with a standard deviation drawn per sample from `sigma`,
 /// then clipped to `[0, 1]` (clipping lowers the measured deviation near 0 and 1).
@@ -45,10 +46,18 @@ impl Augment for GaussianNoise {
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
         let me = self.clone().build()?;
         let (n, ..) = check_batch("GaussianNoise", x, true)?;
-        let sigma = on_device(&rng.uniform(n as usize, me.sigma.0, me.sigma.1), x).view([n, 1, 1, 1]);
-        // in place on the fresh noise tensor: no temporaries at large image sizes
-        let mut out = rng.normal_like(x);
-        let _ = out.f_mul_(&sigma)?.f_add_(x)?;
+        let sigma = rng.uniform(n as usize, me.sigma.0, me.sigma.1);
+        let mut stream = NormalStream::new(rng);
+        if x.device() == Device::Cpu && !x.requires_grad() {
+            // one fused pass per sample: draws, scale, add, clip
+            let sigma: Vec<f32> = sigma.iter().map(|&s| s as f32).collect();
+            return read_host_values(x, |input| new_host_tensor(&x.size(), |out| add_noise(input, out, &sigma, me.clip, &mut stream)));
+        }
+        // elsewhere the same draws (made on the host, sample by sample as above), then
+        // the same arithmetic on the device
+        let len = (x.numel() / n.max(1) as usize).max(1);
+        let mut out = new_host_tensor(&x.size(), |z| z.chunks_exact_mut(len).for_each(|sample| stream.fill(sample))).to_device(x.device());
+        let _ = out.f_mul_(&on_device(&sigma, x).view([n, 1, 1, 1]))?.f_add_(x)?;
         if me.clip {
             let _ = out.f_clamp_(0.0, 1.0)?;
         }
