@@ -39,6 +39,10 @@ fn images_per_second(n: i64, repeats: usize, mut f: impl FnMut() -> Result<()>) 
     Ok(n as f64 / best)
 }
 
+/// Timed repeats of each measurement, on both sides of [`augment`]; the best counts
+/// (on a shared machine, interference only ever slows a repeat down).
+const REPEATS: usize = 10;
+
 /// Seconds each measured function runs untimed before the timed repeats, on both
 /// sides of [`augment`] (keep equal to `WARM_UP_S` in bench/augment_peers.py).
 const WARM_UP_S: f64 = 0.25;
@@ -60,10 +64,10 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
             ("rotate", Box::new(RandomRotation::new(-30.0, 30.0).build()?)),
             ("noise", Box::new(GaussianNoise::new(0.1).build()?)),
         ];
-        let peers = run_peer(python, "bench/augment_peers.py", &[size.to_string(), n.to_string(), "5".to_string()])?;
+        let peers = run_peer(python, "bench/augment_peers.py", &[size.to_string(), n.to_string(), REPEATS.to_string()])?;
         for (name, op) in &ops {
             let mut rng = AugRng::new(0);
-            let ours = images_per_second(n, 5, || op.apply_rng(&batch, &mut rng).map(|_| ()))?;
+            let ours = images_per_second(n, REPEATS, || op.apply_rng(&batch, &mut rng).map(|_| ()))?;
             let p = &peers[*name];
             let f = |k: &str| p[k].as_f64().unwrap_or(f64::NAN);
             let (tv_img, tv_batch, album) = (f("torchvision_per_image"), f("torchvision_batch"), f("albumentations_per_image"));
@@ -85,7 +89,7 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
         }
         report.insert(format!("versions_{size}"), peers["versions"].clone());
     }
-    println!("images/s on one thread (best of 5); 'vs best' = smalldata / the faster of torchvision per image and albumentations");
+    println!("images/s on one thread (best of {REPEATS} after {WARM_UP_S} s of warm-up); 'vs best' = smalldata / the faster of torchvision per image and albumentations");
     println!("tv batch applies ONE random draw to the whole batch: cheaper, different work, shown for reference only");
     let value = serde_json::Value::Object(report);
     crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
