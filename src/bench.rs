@@ -91,10 +91,24 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
     }
     println!("images/s on one thread (best of {REPEATS} after {WARM_UP_S} s of warm-up); 'vs best' = smalldata / the faster of torchvision per image and albumentations");
     println!("tv batch applies ONE random draw to the whole batch: cheaper, different work, shown for reference only");
+    report.insert("machine".into(), machine());
     let value = serde_json::Value::Object(report);
     crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());
     Ok(value)
+}
+
+/// The CPU the figures were taken on and the vector extensions the host kernels
+/// pick at run time (noise: AVX-512F, else AVX2; the warp: AVX2), for the report.
+fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()));
+    #[cfg(target_arch = "x86_64")]
+    let simd = serde_json::json!({ "avx2": std::is_x86_feature_detected!("avx2"), "avx512f": std::is_x86_feature_detected!("avx512f") });
+    #[cfg(not(target_arch = "x86_64"))]
+    let simd = serde_json::json!({});
+    serde_json::json!({ "cpu": cpu, "simd": simd, "threads": 1 })
 }
 
 /// The default augmentation-study protocol (or `sizes` × `seeds` × `steps` of it)
