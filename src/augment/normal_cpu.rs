@@ -32,7 +32,7 @@ use rand::RngCore;
 /// vectors (whose independent chains also keep more arithmetic in flight).
 const LANES: usize = 16;
 /// Draws per block: a Box–Muller pair per lane.
-pub(crate) const BLOCK: usize = 2 * LANES;
+const BLOCK: usize = 2 * LANES;
 
 /// [`LANES`] xoshiro128++ generators, advanced together.
 #[derive(Debug, Clone)]
@@ -59,58 +59,56 @@ impl NormalStream {
         NormalStream { s }
     }
 
-    /// Fill `out` with standard normal draws (in blocks of [`BLOCK`]; a partial last
-    /// block discards its unused draws).
-    pub(crate) fn fill(&mut self, out: &mut [f32]) {
-        self.fill_then(out, |_, _| {})
-    }
-
-    /// [`NormalStream::fill`], calling `then(offset, block)` on each block of draws
-    /// (`out[offset..offset + block.len()]`) right after it is written, while it is
-    /// still in registers or L1 (how [`add_noise`] fuses its arithmetic).
-    #[inline(always)]
-    pub(crate) fn fill_then(&mut self, out: &mut [f32], then: impl FnMut(usize, &mut [f32])) {
+    /// Fill `out`, `samples` equal parts one after the other, with standard normal
+    /// draws, calling `then(sample, offset, block)` on each block of draws (`offset`
+    /// counts from the start of its sample) right after it is written, while it is
+    /// still in registers or L1 (how [`add_noise`] fuses its arithmetic). Each sample
+    /// starts a new block, and a partial last block discards its unused draws: this
+    /// order fixes which draw lands where, on the CPU path and the device path alike.
+    pub(crate) fn fill_samples(&mut self, out: &mut [f32], samples: usize, then: impl FnMut(usize, usize, &mut [f32])) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports AVX-512F, checked just above.
-                return unsafe { self.fill_avx512(out, then) };
+                return unsafe { self.fill_avx512(out, samples, then) };
             }
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2, checked just above.
-                return unsafe { self.fill_avx2(out, then) };
+                return unsafe { self.fill_avx2(out, samples, then) };
             }
         }
-        self.fill_any(out, then)
+        self.fill_any(out, samples, then)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn fill_avx512(&mut self, out: &mut [f32], then: impl FnMut(usize, &mut [f32])) {
-        self.fill_any(out, then)
+    unsafe fn fill_avx512(&mut self, out: &mut [f32], samples: usize, then: impl FnMut(usize, usize, &mut [f32])) {
+        self.fill_any(out, samples, then)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn fill_avx2(&mut self, out: &mut [f32], then: impl FnMut(usize, &mut [f32])) {
-        self.fill_any(out, then)
+    unsafe fn fill_avx2(&mut self, out: &mut [f32], samples: usize, then: impl FnMut(usize, usize, &mut [f32])) {
+        self.fill_any(out, samples, then)
     }
 
     #[inline(always)]
-    fn fill_any(&mut self, out: &mut [f32], mut then: impl FnMut(usize, &mut [f32])) {
-        let full = out.len() - out.len() % BLOCK;
-        let mut chunks = out.chunks_exact_mut(BLOCK);
-        for (k, chunk) in (&mut chunks).enumerate() {
-            let chunk: &mut [f32; BLOCK] = chunk.try_into().expect("chunks_exact gives BLOCK values");
-            self.block(chunk);
-            then(k * BLOCK, chunk);
+    fn fill_any(&mut self, out: &mut [f32], samples: usize, mut then: impl FnMut(usize, usize, &mut [f32])) {
+        if out.is_empty() || samples == 0 {
+            return;
         }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let mut last = [0f32; BLOCK];
-            self.block(&mut last);
-            rest.copy_from_slice(&last[..rest.len()]);
-            then(full, rest);
+        for (sample, part) in out.chunks_exact_mut(out.len() / samples).enumerate() {
+            let (blocks, rest) = part.as_chunks_mut::<BLOCK>();
+            for (k, block) in blocks.iter_mut().enumerate() {
+                self.block(block);
+                then(sample, k * BLOCK, block);
+            }
+            if !rest.is_empty() {
+                let mut last = [0f32; BLOCK];
+                self.block(&mut last);
+                rest.copy_from_slice(&last[..rest.len()]);
+                then(sample, blocks.len() * BLOCK, rest);
+            }
         }
     }
 
@@ -162,7 +160,7 @@ impl NormalStream {
 /// `ln m = 2 atanh(s) = 2(s + s³/3 + s⁵/5 + …)` with `s = (m − 1)/(m + 1)`,
 /// `|s| ≤ 0.172`, so five terms leave an error below 10⁻⁹.
 #[inline(always)]
-pub(crate) fn ln_unit(u: f32) -> f32 {
+fn ln_unit(u: f32) -> f32 {
     let bits = u.to_bits() as i32;
     let mut e = (bits >> 23) - 127;
     let mut m = f32::from_bits(((bits & 0x7f_ffff) | 0x3f80_0000) as u32); // [1, 2)
@@ -178,7 +176,7 @@ pub(crate) fn ln_unit(u: f32) -> f32 {
 /// `(sin θ, cos θ)` for `|θ| ≤ π/4` from their Taylor series to θ⁹ and θ¹⁰ (errors
 /// below 2·10⁻⁹ and 10⁻¹⁰ there).
 #[inline(always)]
-pub(crate) fn sin_cos_quarter(theta: f32) -> (f32, f32) {
+fn sin_cos_quarter(theta: f32) -> (f32, f32) {
     let t2 = theta * theta;
     let sin = theta * (1.0 + t2 * (-1.0 / 6.0 + t2 * (1.0 / 120.0 + t2 * (-1.0 / 5040.0 + t2 * (1.0 / 362_880.0)))));
     let cos = 1.0 + t2 * (-0.5 + t2 * (1.0 / 24.0 + t2 * (-1.0 / 720.0 + t2 * (1.0 / 40_320.0 + t2 * (-1.0 / 3_628_800.0)))));
@@ -190,17 +188,15 @@ pub(crate) fn sin_cos_quarter(theta: f32) -> (f32, f32) {
 /// `[0, 1]` when `clip`: each block of draws is turned into output values as soon as
 /// it is made.
 pub(crate) fn add_noise(x: &[f32], out: &mut [f32], sigma: &[f32], clip: bool, stream: &mut NormalStream) {
-    let len = if sigma.is_empty() { 0 } else { x.len() / sigma.len() };
-    for ((xs, os), &s) in x.chunks_exact(len.max(1)).zip(out.chunks_exact_mut(len.max(1))).zip(sigma) {
-        stream.fill_then(os, |at, z| {
-            let xs = &xs[at..at + z.len()];
-            if clip {
-                z.iter_mut().zip(xs).for_each(|(o, &v)| *o = (v + s * *o).clamp(0.0, 1.0));
-            } else {
-                z.iter_mut().zip(xs).for_each(|(o, &v)| *o = v + s * *o);
-            }
-        });
-    }
+    let len = x.len() / sigma.len().max(1);
+    stream.fill_samples(out, sigma.len(), |sample, at, z| {
+        let (s, xs) = (sigma[sample], &x[sample * len + at..][..z.len()]);
+        if clip {
+            z.iter_mut().zip(xs).for_each(|(o, &v)| *o = (v + s * *o).clamp(0.0, 1.0));
+        } else {
+            z.iter_mut().zip(xs).for_each(|(o, &v)| *o = v + s * *o);
+        }
+    });
 }
 
 #[cfg(test)]
@@ -209,7 +205,7 @@ mod tests {
 
     fn draws(seed: u64, n: usize) -> Vec<f32> {
         let mut out = vec![0f32; n];
-        NormalStream::new(&mut AugRng::new(seed)).fill(&mut out);
+        NormalStream::new(&mut AugRng::new(seed)).fill_samples(&mut out, 1, |_, _, _| {});
         out
     }
 
@@ -307,13 +303,13 @@ mod tests {
     fn portable_and_dispatched_builds_agree_bit_for_bit() {
         let mut a = vec![0f32; 1003];
         let mut b = vec![0f32; 1003];
-        NormalStream::new(&mut AugRng::new(9)).fill(&mut a);
-        NormalStream::new(&mut AugRng::new(9)).fill_any(&mut b, |_, _| {});
+        NormalStream::new(&mut AugRng::new(9)).fill_samples(&mut a, 1, |_, _, _| {});
+        NormalStream::new(&mut AugRng::new(9)).fill_any(&mut b, 1, |_, _, _| {});
         let mut c = vec![0f32; 1003];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is there, checked just above.
-            unsafe { NormalStream::new(&mut AugRng::new(9)).fill_avx2(&mut c, |_, _| {}) };
+            unsafe { NormalStream::new(&mut AugRng::new(9)).fill_avx2(&mut c, 1, |_, _, _| {}) };
             assert!(c.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
         }
         assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));

@@ -53,10 +53,9 @@ impl Augment for GaussianNoise {
             let sigma: Vec<f32> = sigma.iter().map(|&s| s as f32).collect();
             return read_host_values(x, |input| new_host_tensor(&x.size(), |out| add_noise(input, out, &sigma, me.clip, &mut stream)));
         }
-        // elsewhere the same draws (made on the host, sample by sample as above), then
-        // the same arithmetic on the device
-        let len = (x.numel() / n.max(1) as usize).max(1);
-        let mut out = new_host_tensor(&x.size(), |z| z.chunks_exact_mut(len).for_each(|sample| stream.fill(sample))).to_device(x.device());
+        // elsewhere the same draws (made on the host in the same order), then the same
+        // arithmetic on the device
+        let mut out = new_host_tensor(&x.size(), |z| stream.fill_samples(z, n as usize, |_, _, _| {})).to_device(x.device());
         let _ = out.f_mul_(&on_device(&sigma, x).view([n, 1, 1, 1]))?.f_add_(x)?;
         if me.clip {
             let _ = out.f_clamp_(0.0, 1.0)?;

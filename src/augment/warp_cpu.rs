@@ -28,8 +28,9 @@ use tch::Tensor;
 /// `[N, C, out.0, out.1]` f32, bilinear, pixels sampled from outside taking `fill`.
 pub(crate) fn warp_cpu(x: &Tensor, theta: &[[f64; 6]], (oh, ow): (i64, i64), fill: f64) -> Result<Tensor> {
     let s = x.size();
-    if s.len() != 4 || s[0] as usize != theta.len() || oh < 1 || ow < 1 {
-        return Err(Error::shape("warp_cpu", format!("[N, C, H, W] with N = {} maps and an output of at least 1×1", theta.len()), format!("{s:?} → {oh}×{ow}")));
+    if s.len() != 4 || s[0] as usize != theta.len() || s[2] < 1 || s[3] < 1 || oh < 1 || ow < 1 {
+        let want = format!("[N, C, H, W] with N = {} maps, H, W ≥ 1 and an output of at least 1×1", theta.len());
+        return Err(Error::shape("warp_cpu", want, format!("{s:?} → {oh}×{ow}")));
     }
     let (n, c, h, w) = (s[0] as usize, s[1] as usize, s[2] as usize, s[3] as usize);
     let (oh, ow) = (oh as usize, ow as usize);
@@ -280,6 +281,13 @@ mod tests {
         let x = Tensor::rand([3, 1, 8, 8], (Kind::Float, Device::Cpu));
         let err = warp_cpu(&x, &[[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]; 2], (8, 8), 0.0).unwrap_err().to_string();
         assert!(err.contains("N = 2"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_image_is_an_error_not_a_panic() {
+        let x = Tensor::rand([2, 1, 8, 0], (Kind::Float, Device::Cpu));
+        let err = warp_cpu(&x, &[[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]; 2], (8, 8), 0.0).unwrap_err().to_string();
+        assert!(err.contains("[2, 1, 8, 0]"), "{err}");
     }
 
     #[test]
