@@ -93,7 +93,7 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
     println!("tv batch applies ONE random draw to the whole batch: cheaper, different work, shown for reference only");
     report.insert("machine".into(), machine());
     let value = serde_json::Value::Object(report);
-    crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());
     Ok(value)
 }
@@ -118,12 +118,13 @@ fn machine() -> serde_json::Value {
 /// AUC side by side, whether each smalldata mean lies inside the PyTorch 95% CI, and
 /// the wall-time ratio; writes everything to `out` (JSON).
 pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: usize) -> Result<serde_json::Value> {
-    use crate::study::{run_study, summarize, RunRow, StudyConfig};
+    use crate::experiment::{summarize, ArmInfo, Metric, RunRow, Scores};
+    use crate::study::{run_study, StudyConfig};
     use crate::train::{Length, TrainConfig};
     let dir = out.with_extension("study");
-    crate::study::discard_results(dir.join(crate::study::RESULTS_FILE))?;
     let defaults = StudyConfig::default();
     let cfg = StudyConfig {
+        restart: true,
         sizes: sizes.to_vec(),
         seeds,
         train: TrainConfig { length: Length::Steps(steps), ..defaults.train.clone() },
@@ -159,23 +160,26 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
             let v: serde_json::Value = serde_json::from_str(l)?;
             let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
             Ok(RunRow {
-                n_per_class: v["n_per_class"].as_u64().unwrap_or(0) as usize,
-                augment: v["augment"].as_str().unwrap_or("").to_string(),
+                size: v["n_per_class"].as_u64().unwrap_or(0) as usize,
+                arm: v["augment"].as_str().unwrap_or("").to_string(),
                 seed: v["seed"].as_u64().unwrap_or(0),
-                accuracy: f("accuracy"),
-                auc_macro_ovr: f("auc_macro_ovr"),
-                log_loss: None,
+                scores: Scores::Classification { accuracy: f("accuracy"), auc_macro_ovr: f("auc_macro_ovr"), log_loss: None },
                 train_seconds: f("train_seconds"),
                 eval_seconds: f64::NAN,
                 final_train_loss: None,
-                test_images: 0,
-                method: String::new(),
+                test_size: 0,
+                arm_params: String::new(),
+                detail: None,
                 protocol: "pytorch".into(),
             })
         })
         .collect::<Result<_>>()?;
-    let names: Vec<String> = cfg.methods().iter().map(|m| m.name()).collect();
-    let theirs = summarize(&torch, sizes, &names)?;
+    let arms: Vec<ArmInfo> = cfg
+        .methods()
+        .iter()
+        .map(|m| ArmInfo { name: m.name(), params: m.describe(), baseline: (m.name() != "none").then(|| "none".to_string()) })
+        .collect();
+    let theirs = summarize(&torch, sizes, &arms, "none", "images per class")?;
     println!(
         "\n{:>7}  {:<18} {:<17} {:<17} {:<17} {:<17} {}",
         "n/class", "method", "acc smalldata", "acc PyTorch", "AUC smalldata", "AUC PyTorch", "smalldata mean in PyTorch CI (acc, AUC)"
@@ -184,25 +188,26 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
     let (mut inside_acc, mut inside_auc) = (0, 0);
     for (a, b) in ours.summary.rows.iter().zip(&theirs.rows) {
         let within = |x: f64, s: &crate::evaluate::Summary| x >= s.ci_low && x <= s.ci_high;
-        let (ia, iu) = (within(a.accuracy.mean, &b.accuracy), within(a.auc.mean, &b.auc));
+        let (aa, au, ba, bu) = (a.get(Metric::Accuracy), a.get(Metric::Auc), b.get(Metric::Accuracy), b.get(Metric::Auc));
+        let (ia, iu) = (within(aa.mean, &ba), within(au.mean, &bu));
         inside_acc += ia as usize;
         inside_auc += iu as usize;
         let pm = |s: &crate::evaluate::Summary| format!("{:.4} ± {:.4}", s.mean, s.half_width());
         println!(
             "{:>7}  {:<18} {:<17} {:<17} {:<17} {:<17} {}, {}",
-            a.n_per_class,
-            a.method,
-            pm(&a.accuracy),
-            pm(&b.accuracy),
-            pm(&a.auc),
-            pm(&b.auc),
+            a.size,
+            a.arm,
+            pm(&aa),
+            pm(&ba),
+            pm(&au),
+            pm(&bu),
             if ia { "yes" } else { "no" },
             if iu { "yes" } else { "no" }
         );
         rows.push(serde_json::json!({
-            "n_per_class": a.n_per_class, "method": a.method,
-            "smalldata": {"accuracy": a.accuracy, "auc": a.auc},
-            "pytorch": {"accuracy": b.accuracy, "auc": b.auc},
+            "n_per_class": a.size, "method": a.arm,
+            "smalldata": {"accuracy": aa, "auc": au},
+            "pytorch": {"accuracy": ba, "auc": bu},
             "smalldata_accuracy_in_pytorch_ci": ia, "smalldata_auc_in_pytorch_ci": iu,
         }));
     }
@@ -216,7 +221,7 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
         "smalldata_wall_seconds": ours_wall, "pytorch_wall_seconds": torch_wall, "wall_ratio": ours_wall / torch_wall,
         "smalldata_jobs": cfg.jobs, "rows": rows,
     });
-    crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());
     Ok(value)
 }
@@ -256,7 +261,7 @@ pub fn tabular(python: &Path, out: &Path, repeats: usize) -> Result<serde_json::
     }
     println!("best of {repeats} fits each, one thread; ratio = scikit-learn time / smalldata time");
     let value = serde_json::Value::Object(report);
-    crate::plot::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());
     Ok(value)
 }

@@ -69,6 +69,16 @@ pub enum Error {
     #[error("linfa: {0}")]
     Linfa(#[from] linfa::Error),
 
+    /// One run of an experiment failed; `key` names its grid cell (size, arm, seed)
+    /// and `source` is the original error, kept whole so its variant and message
+    /// reach the caller.
+    #[error("run {key}: {source}")]
+    Run {
+        key: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Serialising or parsing JSON.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

@@ -127,7 +127,7 @@ fn image_folder_reads_and_round_trips() {
     let tt = data::fashion_mnist_embedded().unwrap();
     let few = tt.test.select(&[0, 1, 2, 3, 4, 5]).unwrap();
     few.save_folder(tmp.path()).unwrap();
-    let back = data::image_folder(tmp.path(), &FolderConfig { size: (28, 28), channels: 1 }).unwrap();
+    let back = data::image_folder(tmp.path(), &FolderConfig { size: Some((28, 28)), channels: Some(1), ..FolderConfig::default() }).unwrap();
     assert_eq!(back.len(), 6);
     // same pixels (PNG is lossless; resizing 28→28 is the identity)
     let mut got: Vec<f64> = (0..6).map(|i| back.images.get(i).sum(tch::Kind::Double).double_value(&[])).collect();
@@ -137,7 +137,7 @@ fn image_folder_reads_and_round_trips() {
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-3, "{g} vs {w}");
     }
-    let rgb = data::image_folder(tmp.path(), &FolderConfig { size: (32, 32), channels: 3 }).unwrap();
+    let rgb = data::image_folder(tmp.path(), &FolderConfig { size: Some((32, 32)), channels: Some(3), ..FolderConfig::default() }).unwrap();
     assert_eq!(rgb.images.size(), vec![6, 3, 32, 32]);
 }
 

@@ -198,7 +198,11 @@ fn the_transfer_study_resumes_from_its_results_file() {
     };
     let first = run_transfer_study(&cfg).unwrap();
     assert_eq!((first.ran, first.rows.len()), (6, 6));
-    assert!(first.rows.iter().all(|r| r.log_loss.is_some_and(f64::is_finite)));
+    assert!(first.rows.iter().all(|r| r.metric(smalldata::experiment::Metric::LogLoss).is_some_and(f64::is_finite)));
+    assert!(first.rows.iter().all(|r| r.detail.as_deref().is_some_and(|d| d.contains("trainable"))), "{:?}", first.rows[0].detail);
+    for f in ["study.json", "summary.csv", "index.html", "accuracy_vs_n.svg"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
     let again = run_transfer_study(&cfg).unwrap();
     assert_eq!((again.ran, again.resumed), (0, 6));
     assert_eq!(again.rows, first.rows);

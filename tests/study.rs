@@ -27,7 +27,7 @@ fn rows(path: &Path) -> Vec<RunRow> {
 
 /// (n, method, seed) → (accuracy, auc), the numbers a run produced.
 fn scores(rows: &[RunRow]) -> BTreeMap<(usize, String, u64), (f64, f64)> {
-    rows.iter().map(|r| (r.key(), (r.accuracy, r.auc_macro_ovr))).collect()
+    rows.iter().map(|r| (r.key(), (r.accuracy(), r.auc()))).collect()
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn a_study_runs_the_whole_grid_then_resumes_without_redoing_and_repeats_its_numb
     // a changed protocol cannot be mixed into the same directory
     let changed = StudyConfig { train: TrainConfig { lr: 0.01, ..cfg.train.clone() }, ..cfg.clone() };
     let e = run_study(&changed).unwrap_err().to_string();
-    assert!(e.contains("another protocol") && e.contains(RESULTS_FILE), "{e}");
+    assert!(e.contains("another protocol") && e.contains("study.json") && e.contains("train.lr"), "{e}");
     let redefined = StudyConfig { ops: vec![Op::Crop { padding: 4 }, Op::Noise { sigma: 0.1 }], ..cfg.clone() };
     let e = run_study(&redefined).unwrap_err().to_string();
     assert!(e.contains("crop(padding 2)") && e.contains("crop(padding 4)"), "{e}");

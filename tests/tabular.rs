@@ -3,6 +3,7 @@
 use smalldata::data::TabularData;
 use smalldata::evaluate::rmse;
 use smalldata::ndarray::{array, Array1, Array2, Axis};
+use smalldata::experiment::{Metric, RunRow};
 use smalldata::tabular::*;
 
 fn split(d: &TabularData) -> (TabularData, TabularData) {
@@ -93,11 +94,12 @@ fn the_tabular_study_summarises_and_resumes() {
     };
     let first = run_tabular_study(&cfg).unwrap();
     assert_eq!((first.ran, first.rows.len()), (36, 36));
-    assert_eq!(first.summary.len(), 12);
-    let ridge_mixup = first.summary.iter().find(|r| r.n_train == 20 && r.model == "ridge" && r.augment == "mixup").unwrap();
-    assert!(ridge_mixup.rmse_vs_none.is_some() && ridge_mixup.rmse.n == 3);
-    assert!(first.summary.iter().all(|r| r.rmse.mean > 40.0 && r.rmse.mean < 90.0), "diabetes RMSE lies around 55–70");
-    for f in ["results.jsonl", "summary.csv", "index.html", "rmse_vs_n.svg", "rmse_change_n20.png"] {
+    assert_eq!(first.summary.rows.len(), 12);
+    let ridge_mixup = first.summary.get(20, "ridge/mixup").unwrap();
+    assert_eq!(ridge_mixup.baseline.as_deref(), Some("ridge/none"));
+    assert!(ridge_mixup.metric(Metric::Rmse).unwrap().vs_baseline.is_some() && ridge_mixup.get(Metric::Rmse).n == 3);
+    assert!(first.summary.rows.iter().all(|r| r.get(Metric::Rmse).mean > 40.0 && r.get(Metric::Rmse).mean < 90.0), "diabetes RMSE lies around 55–70");
+    for f in ["results.jsonl", "study.json", "summary.csv", "index.html", "rmse_vs_n.svg", "gain_rmse_n20.png"] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
     // cut the file: the rest is fitted again, with the same numbers
@@ -107,10 +109,10 @@ fn the_tabular_study_summarises_and_resumes() {
     std::fs::write(&path, keep.join("\n") + "\n").unwrap();
     let again = run_tabular_study(&cfg).unwrap();
     assert_eq!((again.ran, again.resumed), (16, 20));
-    let scores = |rows: &[TabularRow]| rows.iter().map(|r| (r.n_train, r.augment.clone(), r.model.clone(), r.seed, r.rmse, r.mae, r.r2)).collect::<Vec<_>>();
+    let scores = |rows: &[RunRow]| rows.iter().map(|r| (r.key(), r.scores)).collect::<Vec<_>>();
     assert_eq!(scores(&again.rows), scores(&first.rows));
     let e = run_tabular_study(&TabularStudyConfig { sizes: vec![400], ..cfg.clone() }).unwrap_err().to_string();
     assert!(e.contains("400") && e.contains("442 rows"), "{e}");
     assert!(run_tabular_study(&TabularStudyConfig { seeds: 0, ..cfg }).unwrap_err().to_string().contains("seeds = 0"));
-    println!("{}", tabular_table(&first.summary));
+    println!("{}", first.summary.to_table());
 }

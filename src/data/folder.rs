@@ -8,7 +8,11 @@
 //! Classes are the sub-folder names in sorted order; files are read in sorted order,
 //! so the same folder always gives the same dataset. Hidden files are skipped. Every
 //! image is converted to the asked number of channels and resized to the asked size
-//! (bilinear; the aspect ratio is not kept — crop beforehand if it matters).
+//! (bilinear; the aspect ratio is not kept — crop beforehand if it matters); by
+//! default both come from the images themselves ([`FolderConfig`]).
+//!
+//! For experiments, [`image_folder_train_test`] also accepts `root/train/<class>/…`
+//! beside `root/test/<class>/…`, or holds a stratified test part out of `root/<class>/…`.
 
 use super::images::ImageDataset;
 use crate::error::IoContext;
@@ -16,59 +20,216 @@ use crate::{Error, Result};
 use image::imageops::FilterType;
 use std::path::{Path, PathBuf};
 
-/// How to read an image folder.
+/// How to read an image folder. `None` means "what the images are": the size is
+/// the median side of all images (capped at `max_side`, square output) and the
+/// channels are 3 when any image has colour, else 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderConfig {
     /// Output width and height in pixels.
-    pub size: (u32, u32),
+    pub size: Option<(u32, u32)>,
     /// 1 (grayscale) or 3 (RGB).
-    pub channels: usize,
+    pub channels: Option<usize>,
+    /// Skip files that cannot be decoded (listed in the [`FolderReport`]) instead of
+    /// failing on the first one.
+    pub skip_bad: bool,
+    /// Cap of the automatic size.
+    pub max_side: u32,
 }
 
 impl Default for FolderConfig {
     fn default() -> Self {
-        FolderConfig { size: (28, 28), channels: 1 }
+        FolderConfig { size: None, channels: None, skip_bad: false, max_side: 64 }
+    }
+}
+
+/// What reading a folder decided and found.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct FolderReport {
+    pub size: (u32, u32),
+    pub channels: usize,
+    /// True when the size came from the images (median side, capped).
+    pub size_from_images: bool,
+    /// Files skipped with `skip_bad`, with the decoder's reason.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Images read.
+    pub images: usize,
+}
+
+impl FolderReport {
+    /// One sentence for a report.
+    pub fn describe(&self) -> String {
+        let (w, h) = self.size;
+        let mut s = format!(
+            "{} images, {} {w}×{h}{}",
+            self.images,
+            if self.channels == 1 { "gray" } else { "RGB" },
+            if self.size_from_images { " (the median side of the images, capped)" } else { "" }
+        );
+        if !self.skipped.is_empty() {
+            let list: Vec<String> = self.skipped.iter().map(|(p, r)| format!("{} ({r})", p.display())).collect();
+            s += &format!("; skipped {} unreadable file(s): {}", self.skipped.len(), list.join("; "));
+        }
+        s
     }
 }
 
 /// Read an image folder into `[N, C, H, W]` f32 images in `[0, 1]`.
 ///
 /// Errors: the folder is missing, has no class sub-folder, a class folder is empty
-/// (named), or a file cannot be decoded (named, with the decoder's reason).
+/// (named), or a file cannot be decoded (named, with the decoder's reason) unless
+/// `skip_bad` is set.
 pub fn image_folder(root: impl AsRef<Path>, cfg: &FolderConfig) -> Result<ImageDataset> {
+    read_image_folder(root, cfg).map(|(d, _)| d)
+}
+
+/// [`image_folder`], also returning what was decided and skipped.
+pub fn read_image_folder(root: impl AsRef<Path>, cfg: &FolderConfig) -> Result<(ImageDataset, FolderReport)> {
     let root = root.as_ref();
-    if cfg.channels != 1 && cfg.channels != 3 {
-        return Err(Error::invalid("channels", cfg.channels, "must be 1 (grayscale) or 3 (RGB)"));
+    let classes = class_dirs(root)?;
+    let files = class_files(&classes)?;
+    let (size, channels, skipped, size_from_images) = resolve(cfg, files.iter().flatten())?;
+    let names: Vec<String> = classes.iter().map(|d| d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+    let d = decode_all(&files, &names, &skipped, size, channels)?;
+    let report = FolderReport { size, channels, size_from_images, images: d.len(), skipped: skipped.into_iter().collect() };
+    Ok((d, report))
+}
+
+/// A folder holding `train/<class>/…` and `test/<class>/…` (both read with the same
+/// size and channels, the classes of `train` in both), or `<class>/…` alone, of
+/// which a stratified `test_fraction` (at least one image per class with two or
+/// more) is held out with `seed`. Returns the halves and the report.
+pub fn image_folder_train_test(root: impl AsRef<Path>, cfg: &FolderConfig, test_fraction: f64, seed: u64) -> Result<(super::TrainTest, FolderReport)> {
+    let root = root.as_ref();
+    let (train_dir, test_dir) = (root.join("train"), root.join("test"));
+    if train_dir.is_dir() && test_dir.is_dir() {
+        let train_classes = class_dirs(&train_dir)?;
+        let names: Vec<String> = train_classes.iter().map(|d| d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+        let test_classes: Vec<PathBuf> = names.iter().map(|n| test_dir.join(n)).collect();
+        if let Some(missing) = test_classes.iter().find(|d| !d.is_dir()) {
+            return Err(Error::format(missing, "the test part lacks this class of the train part"));
+        }
+        let extra: Vec<PathBuf> = class_dirs(&test_dir)?.into_iter().filter(|d| !test_classes.contains(d)).collect();
+        if let Some(e) = extra.first() {
+            return Err(Error::format(e, "a test class that the train part does not have"));
+        }
+        let (train_files, test_files) = (class_files(&train_classes)?, class_files(&test_classes)?);
+        let (size, channels, skipped, size_from_images) = resolve(cfg, train_files.iter().flatten().chain(test_files.iter().flatten()))?;
+        let train = decode_all(&train_files, &names, &skipped, size, channels)?;
+        let test = decode_all(&test_files, &names, &skipped, size, channels)?;
+        let report = FolderReport { size, channels, size_from_images, images: train.len() + test.len(), skipped: skipped.into_iter().collect() };
+        let source = format!(
+            "image folder {} (train/ and test/ given; classes {}; {} training and {} test images; {})",
+            root.display(),
+            names.join(", "),
+            train.len(),
+            test.len(),
+            report.describe()
+        );
+        return Ok((super::TrainTest { train, test, source }, report));
     }
-    if cfg.size.0 == 0 || cfg.size.1 == 0 {
-        return Err(Error::invalid("size", format!("{:?}", cfg.size), "width and height must be positive"));
+    let (all, report) = read_image_folder(root, cfg)?;
+    let (tr, te) = super::stratified_split(&all.labels_vec(), all.num_classes(), test_fraction, seed)?;
+    let (train, test) = (all.select(&tr)?, all.select(&te)?);
+    if let Some((k, _)) = test.class_counts().iter().enumerate().find(|(_, &c)| c == 0) {
+        return Err(Error::invalid("class", &all.class_names[k], "has a single image: nothing to hold out for testing (give it at least 2)"));
     }
+    let source = format!(
+        "image folder {} (classes {}; {:.0}% of each class held out once for testing with seed {seed}: {} test images, {} left to draw training sets from; {})",
+        root.display(),
+        all.class_names.join(", "),
+        test_fraction * 100.0,
+        test.len(),
+        train.len(),
+        report.describe()
+    );
+    Ok((super::TrainTest { train, test, source }, report))
+}
+
+fn class_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     if !root.is_dir() {
         return Err(Error::NotFound { what: "image folder".into(), searched: vec![root.to_path_buf()] });
     }
-    let classes = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect::<Vec<_>>();
+    let classes: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
     if classes.is_empty() {
         return Err(Error::format(root, "no class sub-folders (expected root/<class>/<image files>)"));
     }
-    let (w, h) = cfg.size;
+    Ok(classes)
+}
+
+fn class_files(classes: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>> {
+    classes
+        .iter()
+        .map(|dir| {
+            let files: Vec<PathBuf> = sorted_entries(dir)?.into_iter().filter(|p| p.is_file()).collect();
+            if files.is_empty() {
+                return Err(Error::format(dir, "class folder holds no image files"));
+            }
+            Ok(files)
+        })
+        .collect()
+}
+
+/// Size and channels from the config or from the images' headers; with `skip_bad`,
+/// the files whose header or pixels cannot be read.
+fn resolve<'a>(cfg: &FolderConfig, files: impl Iterator<Item = &'a PathBuf>) -> Result<((u32, u32), usize, std::collections::BTreeMap<PathBuf, String>, bool)> {
+    if let Some(c) = cfg.channels.filter(|&c| c != 1 && c != 3) {
+        return Err(Error::invalid("channels", c, "must be 1 (grayscale) or 3 (RGB)"));
+    }
+    if let Some(s) = cfg.size.filter(|s| s.0 == 0 || s.1 == 0) {
+        return Err(Error::invalid("size", format!("{s:?}"), "width and height must be positive"));
+    }
+    let mut sides = Vec::new();
+    let mut colour = false;
+    let mut skipped = std::collections::BTreeMap::new();
+    for file in files {
+        let header = image::ImageReader::open(file)
+            .at(file)?
+            .with_guessed_format()
+            .at(file)?
+            .into_decoder()
+            .map(|d| (image::ImageDecoder::dimensions(&d), image::ImageDecoder::color_type(&d)))
+            .and_then(|(dims, ct)| if dims.0 == 0 || dims.1 == 0 { Err(image::ImageError::Limits(image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError))) } else { Ok((dims, ct)) });
+        match header {
+            Ok(((w, h), ct)) => {
+                sides.extend([w, h]);
+                colour |= ct.has_color();
+            }
+            Err(e) if cfg.skip_bad => {
+                skipped.insert(file.clone(), e.to_string());
+            }
+            Err(e) => return Err(Error::Image { path: file.clone(), reason: format!("{e} (--skip-bad skips such files)") }),
+        }
+    }
+    sides.sort_unstable();
+    let auto = cfg.size.is_none();
+    let size = match cfg.size {
+        Some(s) => s,
+        None => {
+            let side = sides.get(sides.len() / 2).copied().unwrap_or(cfg.max_side).clamp(1, cfg.max_side.max(1));
+            (side, side)
+        }
+    };
+    Ok((size, cfg.channels.unwrap_or(if colour { 3 } else { 1 }), skipped, auto))
+}
+
+fn decode_all(files: &[Vec<PathBuf>], names: &[String], skip: &std::collections::BTreeMap<PathBuf, String>, size: (u32, u32), channels: usize) -> Result<ImageDataset> {
+    let (w, h) = size;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
-    let mut names = Vec::new();
-    for (label, dir) in classes.iter().enumerate() {
-        names.push(dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-        let files: Vec<_> = sorted_entries(dir)?.into_iter().filter(|p| p.is_file()).collect();
-        if files.is_empty() {
-            return Err(Error::format(dir, "class folder holds no image files"));
+    for (label, class) in files.iter().enumerate() {
+        let kept: Vec<&PathBuf> = class.iter().filter(|f| !skip.contains_key(*f)).collect();
+        if kept.is_empty() {
+            return Err(Error::invalid("class", &names[label], "every image of this class was unreadable and skipped"));
         }
-        for file in files {
-            let img = image::ImageReader::open(&file)
-                .at(&file)?
+        for file in kept {
+            let img = image::ImageReader::open(file)
+                .at(file)?
                 .with_guessed_format()
-                .at(&file)?
+                .at(file)?
                 .decode()
                 .map_err(|e| Error::Image { path: file.clone(), reason: e.to_string() })?;
             let img = img.resize_exact(w, h, FilterType::Triangle);
-            if cfg.channels == 1 {
+            if channels == 1 {
                 pixels.extend(img.to_luma8().into_raw());
             } else {
                 // HWC → CHW
@@ -81,7 +242,7 @@ pub fn image_folder(root: impl AsRef<Path>, cfg: &FolderConfig) -> Result<ImageD
         }
     }
     let n = labels.len();
-    ImageDataset::from_u8(&pixels, [n, cfg.channels, h as usize, w as usize], &labels, names)
+    ImageDataset::from_u8(&pixels, [n, channels, h as usize, w as usize], &labels, names.to_vec())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {

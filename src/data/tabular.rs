@@ -38,58 +38,14 @@ impl TabularData {
         Ok(TabularData { x, y, feature_names, target_name })
     }
 
-    /// Read a CSV with a header row. `target` names the target column; every other
-    /// column is a feature. Errors name the file, row (data rows count from 1) and
-    /// column for: a missing target column, a ragged row, a non-numeric cell, a NaN or
-    /// infinite value, and a file with no data rows.
+    /// Read a CSV with a header row, strictly: `target` names the target column;
+    /// every other column is a numeric feature and no cell may be missing. Errors
+    /// name the file, row (data rows count from 1) and column for: a missing target
+    /// column, a ragged row, a non-numeric cell, a missing, NaN or infinite value, a
+    /// categorical column, and a file with no data rows. For CSVs with missing cells
+    /// or categorical columns, read a [`super::Table`].
     pub fn from_csv(path: impl AsRef<Path>, target: &str) -> Result<Self> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(file);
-        let csv_err = |row: usize, column: &str, reason: String| Error::Csv {
-            path: path.into(),
-            row,
-            column: column.to_string(),
-            reason,
-        };
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| csv_err(0, "", e.to_string()))?
-            .iter()
-            .map(str::to_string)
-            .collect();
-        let Some(t) = header.iter().position(|h| h == target) else {
-            return Err(csv_err(0, target, format!("target column not in header {header:?}")));
-        };
-        let mut values = Vec::new();
-        let mut y = Vec::new();
-        let mut rows = 0;
-        for (i, record) in reader.records().enumerate() {
-            let row = i + 1;
-            let record = record.map_err(|e| csv_err(row, "", e.to_string()))?;
-            if record.len() != header.len() {
-                return Err(csv_err(row, "", format!("ragged row: {} fields, the header has {}", record.len(), header.len())));
-            }
-            for (c, cell) in record.iter().enumerate() {
-                let v: f64 = cell.parse().map_err(|_| csv_err(row, &header[c], format!("{cell:?} is not a number")))?;
-                if !v.is_finite() {
-                    return Err(csv_err(row, &header[c], format!("non-finite value {cell:?}")));
-                }
-                if c == t {
-                    y.push(v);
-                } else {
-                    values.push(v);
-                }
-            }
-            rows += 1;
-        }
-        if rows == 0 {
-            return Err(csv_err(0, "", "no data rows after the header".into()));
-        }
-        let d = header.len() - 1;
-        let x = Array2::from_shape_vec((rows, d), values).map_err(|e| Error::shape("CSV features", format!("({rows}, {d})"), e))?;
-        let features = header.iter().enumerate().filter(|(c, _)| *c != t).map(|(_, h)| h.clone()).collect();
-        TabularData::new(x, Array1::from(y), features, target)
+        super::table::Table::from_csv(path, target, super::table::Missing::Error)?.into_numeric()
     }
 
     /// The diabetes data of Efron et al. (2004) as scikit-learn's `load_diabetes()`

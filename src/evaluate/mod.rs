@@ -32,4 +32,4 @@ pub use generative::{
 };
 pub use regression::{mae, mape, r2, rmse, RegressionScores};
 pub use roc::{roc_auc, roc_auc_multiclass, roc_curve, roc_curves_per_class, MultiClass, RocCurve};
-pub use stats::{paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};
+pub use stats::{holm_adjust, paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};

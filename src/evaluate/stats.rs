@@ -252,6 +252,27 @@ impl std::fmt::Display for PairedComparison {
     }
 }
 
+/// Holm's step-down adjustment of `p_values` (Holm 1979, "A simple sequentially
+/// rejective multiple test procedure"): sort ascending, multiply the i-th smallest
+/// (0-based) by `m − i`, make the sequence non-decreasing, cap at 1. Returned in the
+/// input order. Rejecting where the adjusted p is below α controls the family-wise
+/// error rate at α for any dependence between the tests. Errors on a p outside [0, 1].
+pub fn holm_adjust(p_values: &[f64]) -> Result<Vec<f64>> {
+    if let Some(&bad) = p_values.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(Error::invalid("p-value", bad, "must lie in [0, 1]"));
+    }
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut out = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max((p_values[i] * (m - rank) as f64).min(1.0));
+        out[i] = running;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +296,20 @@ mod tests {
         assert_eq!((shifted.t, shifted.p_value), (f64::INFINITY, 0.0));
         assert!(paired_comparison(&[1.0], &[2.0], 0.95).is_err());
         assert!(Summary::of(&[1.0, f64::NAN]).is_err());
+    }
+
+    #[test]
+    fn holm_follows_its_definition() {
+        // p sorted: 0.01, 0.02, 0.03, 0.5 → ×4, ×3, ×2, ×1 = 0.04, 0.06, 0.06, 0.5
+        let adj = holm_adjust(&[0.03, 0.01, 0.5, 0.02]).unwrap();
+        let want = [0.06, 0.04, 0.5, 0.06];
+        for (a, w) in adj.iter().zip(want) {
+            assert!((a - w).abs() < 1e-15, "{adj:?}");
+        }
+        // monotone: a larger raw p never gets a smaller adjusted p; capped at 1
+        assert_eq!(holm_adjust(&[0.4, 0.3]).unwrap(), vec![0.6, 0.6]);
+        assert_eq!(holm_adjust(&[0.9, 0.8, 0.7]).unwrap(), vec![1.0, 1.0, 1.0]);
+        assert!(holm_adjust(&[]).unwrap().is_empty());
+        assert!(holm_adjust(&[1.5]).is_err());
     }
 }

@@ -1,23 +1,27 @@
-//! The transfer experiment as a resumable grid: sizes × strategies × seeds, scored
-//! and summarised like the augmentation study, with `scratch` as the baseline.
+//! The transfer experiment on the experiment engine: sizes × strategies × seeds,
+//! each strategy an [`Arm`], with `scratch` as the baseline.
 
 use super::experiment::{classes_subset, run_strategy, Strategy, TransferConfig, SOURCE_CLASSES, TARGET_CLASSES};
-use crate::data::{fashion_mnist, ImageDataset};
+use crate::data::{fashion_mnist, FolderConfig, ImageDataset};
 use crate::error::IoContext;
-use crate::study::{parallel_runs, summarize_against, ResultsFile, RunRow, StudySummary, RESULTS_FILE};
-use crate::train::Progress;
+use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ExperimentOutcome, ImageDraw, ImageTask, RunContext, Scores};
 use crate::{Error, Result};
 use std::path::PathBuf;
 
 /// Where the committed pretrained backbone lives, relative to the crate.
 pub const PRETRAINED: &str = "data/pretrained/resnet_fmnist_0-4.safetensors";
 
-/// The experiment: pretrained checkpoint, target sizes, strategies, seeds.
+/// The experiment: pretrained checkpoint, target data, sizes, strategies, seeds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransferStudyConfig {
     pub checkpoint: PathBuf,
     /// Fashion-MNIST directory (default: searched, falling back to the embedded subset).
     pub data_dir: Option<PathBuf>,
+    /// The user's image folder as the target task instead of Fashion-MNIST 5–9
+    /// (read as 28×28 gray, what the committed backbone takes; 30% of each class
+    /// held out unless it has `train/` and `test/`).
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
     /// Labelled target images per class.
     pub sizes: Vec<usize>,
     pub strategies: Vec<Strategy>,
@@ -28,6 +32,8 @@ pub struct TransferStudyConfig {
     pub jobs: usize,
     pub out: PathBuf,
     pub progress: bool,
+    #[serde(default)]
+    pub restart: bool,
 }
 
 impl Default for TransferStudyConfig {
@@ -37,6 +43,7 @@ impl Default for TransferStudyConfig {
         TransferStudyConfig {
             checkpoint: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PRETRAINED),
             data_dir: None,
+            folder: None,
             sizes: vec![5, 10, 20],
             strategies: vec![
                 Strategy::Scratch,
@@ -52,17 +59,19 @@ impl Default for TransferStudyConfig {
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             out: PathBuf::from("report/finetune"),
             progress: true,
+            restart: false,
         }
     }
 }
 
-/// The result of [`run_transfer_study`].
-#[derive(Debug, Clone)]
-pub struct TransferOutcome {
-    pub summary: StudySummary,
-    pub rows: Vec<RunRow>,
-    pub ran: usize,
-    pub resumed: usize,
+/// What makes two transfer runs comparable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TransferProtocol {
+    /// The checkpoint's file name.
+    pub checkpoint: Option<String>,
+    pub data: String,
+    pub train: TransferConfig,
+    pub test_limit: Option<usize>,
 }
 
 impl TransferStudyConfig {
@@ -85,82 +94,110 @@ impl TransferStudyConfig {
         Ok(())
     }
 
-    fn protocol(&self) -> String {
-        serde_json::json!({"checkpoint": self.checkpoint.file_name().map(|f| f.to_string_lossy().to_string()), "train": self.train, "test_limit": self.test_limit}).to_string()
+    fn protocol(&self) -> TransferProtocol {
+        TransferProtocol {
+            checkpoint: self.checkpoint.file_name().map(|f| f.to_string_lossy().to_string()),
+            data: match &self.folder {
+                Some(f) => f.display().to_string(),
+                None => "fashion-mnist 5-9".into(),
+            },
+            train: self.train.clone(),
+            test_limit: self.test_limit,
+        }
+    }
+
+    /// The target task's (train pool, test set, description).
+    fn target(&self) -> Result<(ImageDataset, ImageDataset, String)> {
+        match &self.folder {
+            Some(dir) => {
+                let cfg = FolderConfig { size: Some((28, 28)), channels: Some(1), ..Default::default() };
+                let (tt, _) = crate::data::image_folder_train_test(dir, &cfg, 0.3, 0)?;
+                Ok((tt.train, tt.test, tt.source))
+            }
+            None => {
+                let data = fashion_mnist(self.data_dir.as_deref())?;
+                let source = format!("Fashion-MNIST classes 5–9 (sandal, shirt, sneaker, bag, ankle boot) from {}", data.source);
+                Ok((classes_subset(&data.train, &TARGET_CLASSES)?, classes_subset(&data.test, &TARGET_CLASSES)?, source))
+            }
+        }
     }
 }
 
-/// Run (or resume) the transfer experiment; rows go to `out/results.jsonl`.
-pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<TransferOutcome> {
+/// A transfer strategy over the backbone in `checkpoint`, as an experiment arm.
+#[derive(Debug, Clone)]
+pub struct TransferArm {
+    pub strategy: Strategy,
+    pub checkpoint: PathBuf,
+    pub train: TransferConfig,
+}
+
+impl Arm<ImageDraw> for TransferArm {
+    fn name(&self) -> String {
+        self.strategy.name()
+    }
+
+    fn describe(&self) -> String {
+        let t = &self.train;
+        format!("{} ({} steps of {}, lr {})", self.strategy.name(), t.steps, t.batch_size, t.lr)
+    }
+
+    fn run(&self, draw: &ImageDraw, ctx: &RunContext) -> Result<ArmOutput> {
+        let t = std::time::Instant::now();
+        let r = run_strategy(self.strategy, &self.checkpoint, &draw.train, &draw.test, &self.train, ctx.seed)?;
+        Ok(ArmOutput {
+            scores: Scores::Classification { accuracy: r.accuracy, auc_macro_ovr: r.auc_macro_ovr, log_loss: Some(r.log_loss) },
+            train_seconds: r.train_seconds,
+            eval_seconds: (t.elapsed().as_secs_f64() - r.train_seconds).max(0.0),
+            final_train_loss: None,
+            test_size: draw.test.len(),
+            detail: Some(r.parameters.to_string()),
+        })
+    }
+}
+
+/// Run (or resume) the transfer experiment into `cfg.out`: `results.jsonl`,
+/// `study.json`, `summary.csv`, charts and `index.html`.
+pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<ExperimentOutcome> {
     cfg.check()?;
-    let data = fashion_mnist(cfg.data_dir.as_deref())?;
-    let target_train = classes_subset(&data.train, &TARGET_CLASSES)?;
-    let mut target_test = classes_subset(&data.test, &TARGET_CLASSES)?;
+    let (target_train, mut target_test, source) = cfg.target()?;
+    let [c, _, _] = target_train.image_shape();
+    if c != 1 {
+        return Err(Error::shape("target images for the committed 1-channel backbone", "[1, H, W]", format!("{:?}", target_train.image_shape())));
+    }
     if let Some(k) = cfg.test_limit.filter(|&k| k < target_test.len()) {
-        target_test = target_test.subsample_per_class(k.div_ceil(TARGET_CLASSES.len()), 0)?;
+        target_test = target_test.subsample_per_class(k.div_ceil(target_test.num_classes()), 0)?;
     }
-    let fewest = target_train.class_counts().into_iter().min().unwrap_or(0);
-    if let Some(&big) = cfg.sizes.iter().find(|&&n| n > fewest) {
-        return Err(Error::invalid("size", big, format!("a target class has only {fewest} training images in {}", data.source)));
-    }
-    std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
-    let mut results = ResultsFile::<RunRow>::open(cfg.out.join(RESULTS_FILE))?;
-    let protocol = cfg.protocol();
-    results.check_protocol(&protocol)?;
-    let done = results.done();
-    let grid: Vec<(usize, Strategy, u64)> =
-        cfg.sizes.iter().flat_map(|&n| (0..cfg.seeds as u64).flat_map(move |s| cfg.strategies.iter().map(move |&st| (n, st, s)))).collect();
-    let todo: Vec<(usize, Strategy, u64)> = grid.iter().copied().filter(|(n, st, s)| !done.contains(&(*n, st.name(), *s))).collect();
-    let (ran, resumed) = (todo.len(), grid.len() - todo.len());
-    let progress = Progress::new(ran as u64, cfg.progress, "finetune");
-    let mut finished = 0;
-    parallel_runs(
-        todo,
-        cfg.jobs,
-        || (target_train.shallow_clone(), target_test.shallow_clone()),
-        |(train, test): &(ImageDataset, ImageDataset), &(n, strategy, seed)| -> Result<RunRow> {
-            let subset = train.subsample_per_class(n, seed)?;
-            let r = run_strategy(strategy, &cfg.checkpoint, &subset, test, &cfg.train, seed)?;
-            Ok(RunRow {
-                n_per_class: n,
-                augment: strategy.name(),
-                seed,
-                accuracy: r.accuracy,
-                auc_macro_ovr: r.auc_macro_ovr,
-                log_loss: Some(r.log_loss),
-                train_seconds: r.train_seconds,
-                eval_seconds: 0.0,
-                final_train_loss: None,
-                test_images: test.len(),
-                method: format!("{} ({})", strategy.name(), r.parameters),
-                protocol: protocol.clone(),
-            })
-        },
-        |&(n, strategy, seed), row| {
-            let name = format!("n={n} {} seed {seed}", strategy.name());
-            let row = row.map_err(|e| Error::invalid("run", &name, e.to_string()))?;
-            finished += 1;
-            if cfg.progress {
-                progress.println(&format!("[{finished}/{ran}] {name}: accuracy {:.4}, AUC {:.4}; {}", row.accuracy, row.auc_macro_ovr, row.method));
-            }
-            results.append(row)?;
-            progress.step_with(name);
-            Ok(())
-        },
-    )?;
-    progress.finish();
-    let by_key: std::collections::HashMap<_, _> = results.rows().iter().map(|r| (r.key(), r.clone())).collect();
-    let rows: Vec<RunRow> = grid.iter().filter_map(|(n, st, s)| by_key.get(&(*n, st.name(), *s)).cloned()).collect();
-    let names: Vec<String> = cfg.strategies.iter().map(Strategy::name).collect();
-    let summary = summarize_against(&rows, &cfg.sizes, &names, "scratch")?;
-    crate::plot::write_atomic(&cfg.out.join("summary.csv"), summary.to_csv().as_bytes())?;
-    summary.metric_vs_n_chart("accuracy")?.save(cfg.out.join("accuracy_vs_n.svg"))?;
-    for &n in &cfg.sizes {
-        if let Some(f) = summary.gain_chart(n, "accuracy")? {
-            f.save(cfg.out.join(format!("gain_accuracy_n{n}.svg")))?;
+    let counts = target_train.class_counts();
+    if let Some(&big) = cfg.sizes.iter().max() {
+        if let Some((k, &have)) = counts.iter().enumerate().find(|(_, &c)| c < big) {
+            return Err(Error::invalid("size", big, format!("class {} has only {have} training images in {source}", target_train.class_names[k])));
         }
     }
-    Ok(TransferOutcome { summary, rows, ran, resumed })
+    std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
+    let exp = Experiment {
+        title: "Transfer learning on few labels".into(),
+        protocol: cfg.protocol(),
+        sizes: cfg.sizes.clone(),
+        size_label: "labelled images per class".into(),
+        seeds: (0..cfg.seeds as u64).collect(),
+        arms: cfg
+            .strategies
+            .iter()
+            .map(|&strategy| Box::new(TransferArm { strategy, checkpoint: cfg.checkpoint.clone(), train: cfg.train.clone() }) as Box<dyn Arm<ImageDraw>>)
+            .collect(),
+        baseline: "scratch".into(),
+        jobs: cfg.jobs,
+        out: cfg.out.clone(),
+        progress: cfg.progress,
+        restart: cfg.restart,
+        notes: vec![
+            format!("Target data: {source}; {} test images.", target_test.len()),
+            format!("Backbone: {} (a small ResNet pretrained on Fashion-MNIST classes 0–4).", cfg.checkpoint.display()),
+        ],
+        config: serde_json::to_value(cfg)?,
+    };
+    let task = ImageTask { train: target_train, test: target_test };
+    run_experiment(&exp, || Ok(task.shallow_clone()))
 }
 
 /// Pretrain the committed backbone: Fashion-MNIST classes 0–4, every training image.

@@ -30,7 +30,7 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
     let path = dir.join(TENSORS);
     let tmp = dir.join(format!("{TENSORS}.partial"));
     Tensor::write_safetensors(&named, &tmp)?;
-    crate::plot::write_atomic(&dir.join(META), serde_json::to_string_pretty(meta)?.as_bytes())?;
+    crate::io::write_atomic(&dir.join(META), serde_json::to_string_pretty(meta)?.as_bytes())?;
     std::fs::rename(&tmp, &path).at(&path)?;
     Ok(())
 }

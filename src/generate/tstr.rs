@@ -4,12 +4,10 @@
 //! beside the same regressor fitted on the real rows (TRTR). A synthesizer whose rows
 //! teach a model as much as the real ones scores a TSTR close to TRTR.
 
-use crate::data::train_val_split;
 use crate::evaluate::{mae, paired_comparison, rmse, train_synthetic_test_real, PairedComparison, Summary};
 use crate::tabular::{Regressor, TabularMethod, TabularSource};
 use crate::{derive_seed, Error, Result};
 use ndarray::{Array1, Array2};
-use rand::seq::SliceRandom;
 use std::fmt::Write as _;
 
 /// What [`run_tabular_tstr`] compares.
@@ -68,8 +66,8 @@ pub fn run_tabular_tstr(cfg: &TstrConfig) -> Result<Vec<TstrRow>> {
     for m in &cfg.models {
         m.check()?;
     }
-    let data = cfg.data.load()?;
-    let pool_rows = data.len() - (data.len() as f64 * cfg.test_fraction).round() as usize;
+    let task = crate::experiment::TableTask::new(cfg.data.load()?, cfg.test_fraction)?;
+    let pool_rows = task.pool_rows();
     if cfg.rows > pool_rows {
         return Err(Error::invalid("TSTR rows", cfg.rows, format!("{} has {pool_rows} rows outside the test share", cfg.data.name())));
     }
@@ -77,10 +75,7 @@ pub fn run_tabular_tstr(cfg: &TstrConfig) -> Result<Vec<TstrRow>> {
     let names: Vec<String> = std::iter::once("real".to_string()).chain(cfg.synthesizers.iter().map(|m| m.name().to_string())).collect();
     let mut scores = vec![vec![(Vec::new(), Vec::new()); cfg.models.len()]; names.len()];
     for seed in 0..cfg.seeds as u64 {
-        let (mut pool, test) = train_val_split(data.len(), cfg.test_fraction, seed)?;
-        pool.shuffle(&mut crate::rng(derive_seed(seed, "rows")));
-        let train = data.select(&pool[..cfg.rows])?;
-        let test = data.select(&test)?;
+        let crate::experiment::TableDraw { train, test, .. } = crate::experiment::Task::draw(&task, cfg.rows, seed)?;
         for (s, synth) in cfg.synthesizers.iter().enumerate() {
             let aug = synth.build().expect("checked above");
             let (sx, sy) = aug.augment(&train.x, &train.y, cfg.synthetic_rows, derive_seed(seed, &format!("tstr/{}", synth.name())))?;

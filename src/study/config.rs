@@ -24,10 +24,31 @@ pub enum StudyData {
     Cifar10 { dir: PathBuf },
     /// scikit-learn's 8×8 digits, split 75/25 (stratified, seed 0).
     Digits,
+    /// The user's image folder: `path/train/<class>/…` + `path/test/<class>/…`, or
+    /// `path/<class>/…` of which `test_fraction` of each class is held out once
+    /// (seed 0, the same for every seed of the study). Size and channels default to
+    /// what the images are ([`crate::data::FolderConfig`]).
+    Folder {
+        path: PathBuf,
+        /// Square side in pixels (default: the median side of the images, capped at 64).
+        size: Option<u32>,
+        /// 1 or 3 (default: 3 when any image has colour).
+        channels: Option<usize>,
+        /// Skip undecodable files (listed in the report) instead of failing.
+        skip_bad: bool,
+        test_fraction: f64,
+    },
 }
 
 impl StudyData {
-    /// `fashion-mnist`, `fashion-mnist-embedded`, `cifar10` (needs `dir`) or `digits`.
+    /// The user's image folder with the defaults: size and channels from the images,
+    /// 30% of each class held out for testing when no `train/` + `test/` are given.
+    pub fn folder(path: impl Into<PathBuf>) -> Self {
+        StudyData::Folder { path: path.into(), size: None, channels: None, skip_bad: false, test_fraction: 0.3 }
+    }
+
+    /// `fashion-mnist`, `fashion-mnist-embedded`, `cifar10` (needs `dir`), `digits`,
+    /// or the path of an image folder.
     pub fn parse(name: &str, dir: Option<PathBuf>) -> Result<Self> {
         match name {
             "fashion-mnist" => Ok(StudyData::FashionMnist { dir }),
@@ -37,7 +58,12 @@ impl StudyData {
                 None => Err(Error::invalid("dataset", name, "cifar10 needs --data-dir naming the folder of its binary batches")),
             },
             "digits" => Ok(StudyData::Digits),
-            other => Err(Error::invalid("dataset", other, "known datasets: fashion-mnist, fashion-mnist-embedded, cifar10, digits")),
+            path if std::path::Path::new(path).is_dir() => Ok(StudyData::folder(path)),
+            other => Err(Error::invalid(
+                "dataset",
+                other,
+                "neither a folder nor a known dataset (fashion-mnist, fashion-mnist-embedded, cifar10, digits); a folder holds <class>/<images> or train/<class>/ and test/<class>/",
+            )),
         }
     }
 
@@ -51,6 +77,10 @@ impl StudyData {
                 let all = crate::data::digits()?;
                 let (train, test) = all.split_validation(0.25, 0)?;
                 Ok(TrainTest { train, test, source: "scikit-learn digits (embedded), 75/25 split".into() })
+            }
+            StudyData::Folder { path, size, channels, skip_bad, test_fraction } => {
+                let cfg = crate::data::FolderConfig { size: size.map(|s| (s, s)), channels: *channels, skip_bad: *skip_bad, ..Default::default() };
+                crate::data::image_folder_train_test(path, &cfg, *test_fraction, 0).map(|(tt, _)| tt)
             }
         }
     }
@@ -143,9 +173,18 @@ impl Op {
     }
 
     /// The operation for images of `height` × `width`, its parameters checked.
+    ///
+    /// Parameters are given for 28×28 images. Those counted in pixels — the crop's
+    /// padding, the blur's sigma, the elastic deformation's alpha and sigma — scale
+    /// with the shorter side over 28 (a 3-pixel shift moves a 28-pixel image by a
+    /// tenth, a 64-pixel one by a twenty-first: the same padding would be a weaker
+    /// augmentation on larger images). Angles, noise sigma (in intensity),
+    /// brightness and the affine's fractions do not depend on the size. On 28×28
+    /// nothing changes.
     pub fn build(&self, height: i64, width: i64) -> Result<Box<dyn Augment>> {
+        let scale = height.min(width) as f64 / 28.0;
         Ok(match *self {
-            Op::Crop { padding } => Box::new(RandomCrop::new(height, width).padding(padding).build()?),
+            Op::Crop { padding } => Box::new(RandomCrop::new(height, width).padding((padding as f64 * scale).round() as i64).build()?),
             Op::Rotate { degrees } => {
                 if degrees < 0.0 {
                     return Err(Error::invalid("rotate degrees", degrees, "give the half-range, ≥ 0"));
@@ -155,12 +194,12 @@ impl Op {
             Op::Noise { sigma } => Box::new(GaussianNoise::new(sigma).build()?),
             Op::Flip => Box::new(Flip::horizontal(0.5).build()?),
             Op::Erase => Box::new(RandomErasing::new(0.5).build()?),
-            Op::Blur { sigma } => Box::new(GaussianBlur::new(0.1, sigma).build()?),
+            Op::Blur { sigma } => Box::new(GaussianBlur::new(0.1, (sigma * scale).max(0.1)).build()?),
             Op::Jitter { strength } => Box::new(ColorJitter::new().brightness(strength).contrast(strength).build()?),
             Op::Affine => Box::new(
                 RandomAffine::new().degrees(-10.0, 10.0).translate(0.1, 0.1).scale(0.9, 1.1).shear_x(-10.0, 10.0).build()?,
             ),
-            Op::Elastic => Box::new(ElasticTransform::new(34.0, 4.0).build()?),
+            Op::Elastic => Box::new(ElasticTransform::new(34.0 * scale, 4.0 * scale).build()?),
         })
     }
 }
@@ -348,6 +387,19 @@ pub struct StudyConfig {
     pub out: PathBuf,
     /// Show a progress bar over runs (on a terminal).
     pub progress: bool,
+    /// Discard the results already in `out` instead of resuming.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+/// What makes two runs of a study comparable: data, model, training (its seed and
+/// progress flag aside) and test set. Not the grid, which may grow between resumes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StudyProtocol {
+    pub data: StudyData,
+    pub model: ModelKind,
+    pub train: TrainConfig,
+    pub test_limit: Option<usize>,
 }
 
 impl Default for StudyConfig {
@@ -369,6 +421,7 @@ impl Default for StudyConfig {
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             out: PathBuf::from("report"),
             progress: true,
+            restart: false,
         }
     }
 }
@@ -440,7 +493,9 @@ impl StudyConfig {
         for m in self.methods() {
             m.pipeline(h as i64, w as i64)?;
             if let Method::Gan(_) = m {
-                crate::generate::gan::check_shape([c, h, w], data.train.num_classes())?;
+                // the arm resizes to multiples of 4 (at least 8) for the GAN
+                let up = |s: usize| s.max(8).div_ceil(4) * 4;
+                crate::generate::gan::check_shape([c, up(h), up(w)], data.train.num_classes())?;
             }
             if let Method::Diffusion(arm) = &m {
                 if !data.train.class_names.iter().any(|n| n.eq_ignore_ascii_case(&arm.class)) {
@@ -451,16 +506,13 @@ impl StudyConfig {
         Ok(())
     }
 
-    /// What makes two runs comparable: data, model, training, test set (not the
-    /// grid, which may grow between resumes). Stored with every result row.
-    pub fn protocol(&self) -> String {
-        let train = TrainConfig { seed: 0, progress: false, ..self.train.clone() };
-        serde_json::json!({
-            "data": self.data,
-            "model": self.model,
-            "train": train,
-            "test_limit": self.test_limit,
-        })
-        .to_string()
+    /// The study's protocol (stored in `study.json`, its hash in every row).
+    pub fn protocol(&self) -> StudyProtocol {
+        StudyProtocol {
+            data: self.data.clone(),
+            model: self.model,
+            train: TrainConfig { seed: 0, progress: false, ..self.train.clone() },
+            test_limit: self.test_limit,
+        }
     }
 }

@@ -8,11 +8,11 @@
 //! batch order, so the difference between two methods on one seed is due to the
 //! augmentation alone, and [`summarize`] reports it with a paired t interval.
 //!
-//! Each finished run is appended to `results.jsonl` in the output directory and
-//! flushed to disk, so a killed study, started again with the same command, skips
-//! what is done and runs only the rest ([`ResultsFile`]). Runs go in parallel, each
-//! on one CPU thread, and every random draw comes from the run's seed: the numbers
-//! do not depend on `jobs` or on the order in which runs finish.
+//! The study runs on the experiment engine ([`crate::experiment`]): each method is an
+//! [`Arm`] over an [`ImageTask`], so the study is resumable, runs in parallel with
+//! one CPU thread per run, and writes `results.jsonl`, `study.json`, `summary.csv`,
+//! charts and `index.html` like every other experiment. The data is a built-in
+//! dataset or the user's own image folder ([`StudyData::Folder`]).
 //!
 //! ```
 //! use smalldata::study::{run_study, Op, StudyConfig, StudyData};
@@ -38,43 +38,32 @@
 //! ```
 
 mod config;
-mod report;
-mod results;
-mod summary;
 
-pub use config::{methods, DiffusionArm, GanArm, Method, Op, StudyConfig, StudyData};
-pub use report::write_report;
-pub use results::{discard_results, ResultsFile, Row, RunRow};
-pub use summary::{html_table, summarize, summarize_against, Best, MethodSummary, StudySummary, LEVEL};
+pub use config::{methods, DiffusionArm, GanArm, Method, Op, StudyConfig, StudyData, StudyProtocol};
+pub use crate::experiment::{discard_results, ExperimentSummary, RunRow, CONFIG_FILE, RESULTS_FILE};
 
 use crate::data::ImageDataset;
-use crate::error::IoContext;
+use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ImageDraw, ImageTask, RunContext, Scores};
 use crate::generate::diffusion::{textual_inversion, DiffusionModel, InversionConfig};
 use crate::generate::{mix_real_synthetic, Gan, GanConfig};
-use tch::Tensor;
-use crate::train::{Classifier, ModelSpec, Progress, TrainConfig, Trainer};
+use crate::train::{Classifier, ModelKind, ModelSpec, TrainConfig, Trainer};
 use crate::{Error, Result};
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
 use std::time::Instant;
-
-/// File names inside the output directory.
-pub const RESULTS_FILE: &str = "results.jsonl";
-pub const CONFIG_FILE: &str = "study.json";
+use tch::Tensor;
 
 /// What [`run_study`] returns.
 #[derive(Debug, Clone)]
 pub struct StudyOutcome {
-    pub summary: StudySummary,
+    pub summary: ExperimentSummary,
     /// Every row of the grid, in grid order.
     pub rows: Vec<RunRow>,
     /// Runs trained by this call, and runs found already done.
     pub ran: usize,
     pub resumed: usize,
-    /// Where the data came from.
+    /// Where the data came from (for a folder: classes, test part, size, channels).
     pub data_source: String,
+    pub class_names: Vec<String>,
     pub test_images: usize,
     pub report: PathBuf,
     pub seconds: f64,
@@ -87,18 +76,59 @@ impl StudyOutcome {
     }
 }
 
-/// One cell of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RunKey {
-    n: usize,
-    method: usize,
-    seed: u64,
+/// One method of the study as an experiment arm: (synthetic data, then) the
+/// classifier trained with the method's augmentation, scored on the test set.
+#[derive(Debug, Clone)]
+pub struct ImageArm {
+    pub method: Method,
+    pub model: ModelKind,
+    /// Its `seed` is replaced by the run's seed.
+    pub train: TrainConfig,
+}
+
+impl Arm<ImageDraw> for ImageArm {
+    fn name(&self) -> String {
+        self.method.name()
+    }
+
+    fn describe(&self) -> String {
+        self.method.describe()
+    }
+
+    fn run(&self, draw: &ImageDraw, ctx: &RunContext) -> Result<ArmOutput> {
+        let (n, seed, device) = (ctx.size, ctx.seed, ctx.device);
+        let started = Instant::now();
+        let subset = match &self.method {
+            Method::Gan(arm) => add_gan_samples(&draw.train, arm, n, seed, device)?,
+            Method::Diffusion(arm) => add_diffusion_samples(&draw.train, arm, n, seed, device)?,
+            _ => draw.train.shallow_clone(),
+        };
+        let generate_seconds = started.elapsed().as_secs_f64();
+        let [_, h, w] = subset.image_shape();
+        let spec = ModelSpec::new(self.model, subset.image_shape(), subset.num_classes());
+        let mut model = Classifier::new(spec, seed, device)?;
+        let pipeline = self.method.pipeline(h as i64, w as i64)?;
+        let mut trainer = Trainer::new(TrainConfig { seed, progress: false, ..self.train.clone() });
+        if let Some(p) = &pipeline {
+            trainer = trainer.augment(p.as_ref());
+        }
+        let history = trainer.fit(&mut model, &subset)?;
+        let t = Instant::now();
+        let scores = model.evaluate(&draw.test)?;
+        Ok(ArmOutput {
+            scores: Scores::Classification { accuracy: scores.accuracy, auc_macro_ovr: scores.auc_macro_ovr, log_loss: Some(scores.log_loss) },
+            train_seconds: history.seconds + generate_seconds,
+            eval_seconds: t.elapsed().as_secs_f64(),
+            final_train_loss: history.train_loss.last().map(|l| l.1),
+            test_size: scores.n,
+            detail: None,
+        })
+    }
 }
 
 /// Run (or resume) the study `cfg` and write its report. Flags are checked before
 /// any data is loaded, and sizes against the data before any training starts.
 pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
-    let started = Instant::now();
     cfg.check()?;
     let data = cfg.data.load()?;
     cfg.check_data(&data)?;
@@ -110,147 +140,73 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
         }
         _ => data.test.shallow_clone(),
     };
-    let methods = cfg.methods();
-    let protocol = cfg.protocol();
-    std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
-    crate::plot::write_atomic(&cfg.out.join(CONFIG_FILE), serde_json::to_string_pretty(cfg)?.as_bytes())?;
-    let mut results = ResultsFile::<RunRow>::open(cfg.out.join(RESULTS_FILE))?;
-    if results.repaired_bytes > 0 {
-        eprintln!("{}: removed an unfinished last line ({} bytes) left by an interrupted run", results.path().display(), results.repaired_bytes);
-    }
-    check_compatible(&results, &protocol, &methods)?;
-
-    let done = results.done();
-    let n_methods = methods.len();
-    let grid: Vec<RunKey> = cfg
-        .sizes
-        .iter()
-        .flat_map(|&n| (0..cfg.seeds as u64).flat_map(move |seed| (0..n_methods).map(move |method| RunKey { n, method, seed })))
-        .collect();
-    let key_of = |k: &RunKey| (k.n, methods[k.method].name(), k.seed);
-    let todo: VecDeque<RunKey> = grid.iter().copied().filter(|k| !done.contains(&key_of(k))).collect();
-    let resumed = grid.len() - todo.len();
-    let ran = todo.len();
-    let progress = Progress::new(ran as u64, cfg.progress, "study");
-    if cfg.progress {
-        progress.println(&format!(
-            "study: {} runs ({} sizes × {} methods × {} seeds), {} already in {}, {} to run on {} job(s); data: {}, {} test images",
-            grid.len(),
-            cfg.sizes.len(),
-            methods.len(),
-            cfg.seeds,
-            resumed,
-            results.path().display(),
-            ran,
-            cfg.jobs.min(ran.max(1)),
-            data.source,
-            test.len()
-        ));
-    }
-
-    let device = crate::device()?;
-    let mut finished = 0;
-    let outcome = parallel_runs(
-        todo.into_iter().collect(),
-        cfg.jobs,
-        || (data.train.shallow_clone(), test.shallow_clone()),
-        |(train, test), key: &RunKey| run_one(cfg, train, test, key.n, &methods[key.method], key.seed, &protocol, device),
-        |key, row| {
-            let name = format!("n={} {} seed {}", key.n, methods[key.method].name(), key.seed);
-            let row = row.map_err(|e| Error::invalid("run", &name, e.to_string()))?;
-            finished += 1;
-            if cfg.progress {
-                progress.println(&format!(
-                    "[{finished}/{ran}] {name}: accuracy {:.4}, AUC {:.4} ({:.1} s)",
-                    row.accuracy,
-                    row.auc_macro_ovr,
-                    row.train_seconds + row.eval_seconds
-                ));
-            }
-            results.append(row)?;
-            progress.step_with(name);
-            Ok(())
-        },
-    );
-    progress.finish();
-    outcome?;
-
-    let by_key: std::collections::HashMap<_, _> = results.rows().iter().map(|r| (r.key(), r)).collect();
-    let rows: Vec<RunRow> = grid.iter().filter_map(|k| by_key.get(&key_of(k)).map(|r| (*r).clone())).collect();
-    let names: Vec<String> = methods.iter().map(Method::name).collect();
-    let summary = summarize(&rows, &cfg.sizes, &names)?;
-    let report = write_report(cfg, &summary, &data.source, &cfg.out)?;
-    Ok(StudyOutcome { summary, rows, ran, resumed, data_source: data.source.clone(), test_images: test.len(), report, seconds: started.elapsed().as_secs_f64() })
+    let counts: Vec<String> = test.class_names.iter().zip(test.class_counts()).map(|(c, k)| format!("{c} {k}")).collect();
+    let t = &cfg.train;
+    let notes = vec![
+        format!("Data: {}.", data.source),
+        format!("Test images per class: {} ({} in all{}).", counts.join(", "), test.len(), if cfg.test_limit.is_some() { ", a stratified subset" } else { "" }),
+        format!(
+            "Model: {}. Training: {:?}, lr {}, batch {}, {:?}, schedule {:?}.",
+            cfg.model, t.optimizer, t.lr, t.batch_size, t.length, t.schedule
+        ),
+    ];
+    let exp = Experiment {
+        title: "Augmentation study".into(),
+        protocol: cfg.protocol(),
+        sizes: cfg.sizes.clone(),
+        size_label: "images per class".into(),
+        seeds: (0..cfg.seeds as u64).collect(),
+        arms: cfg
+            .methods()
+            .into_iter()
+            .map(|method| Box::new(ImageArm { method, model: cfg.model, train: cfg.train.clone() }) as Box<dyn Arm<ImageDraw>>)
+            .collect(),
+        baseline: "none".into(),
+        jobs: cfg.jobs,
+        out: cfg.out.clone(),
+        progress: cfg.progress,
+        restart: cfg.restart,
+        notes,
+        config: serde_json::to_value(cfg)?,
+    };
+    let task = ImageTask { train: data.train, test };
+    let outcome = run_experiment(&exp, || Ok(task.shallow_clone()))?;
+    Ok(StudyOutcome {
+        summary: outcome.summary,
+        rows: outcome.rows,
+        ran: outcome.ran,
+        resumed: outcome.resumed,
+        data_source: data.source.clone(),
+        class_names: task.test.class_names.clone(),
+        test_images: task.test.len(),
+        report: outcome.report,
+        seconds: outcome.seconds,
+    })
 }
 
-/// Run `work` on every item, on `jobs` threads with **one libtorch thread each** (so
-/// results do not depend on `jobs`), in the items' order. `state` is called once per
-/// worker on the caller's thread to give it what it needs (tensors may be sent to a
-/// thread but not shared, so hand each worker its own shallow clones). `done` sees
-/// each result on the caller's thread as it arrives; the first error it returns stops
-/// the handing out of further items and is returned once the running ones finish.
-pub fn parallel_runs<T, S, R>(
-    items: Vec<T>,
-    jobs: usize,
-    mut state: impl FnMut() -> S,
-    work: impl Fn(&S, &T) -> R + Sync,
-    mut done: impl FnMut(&T, R) -> Result<()>,
-) -> Result<()>
-where
-    T: Send + Sync,
-    S: Send,
-    R: Send,
-{
-    let queue = Mutex::new(items.iter().collect::<VecDeque<&T>>());
-    let abort = AtomicBool::new(false);
-    let mut first_error = None;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(&T, R)>();
-        for _ in 0..jobs.max(1).min(items.len()) {
-            let (st, tx, queue, abort, work) = (state(), tx.clone(), &queue, &abort, &work);
-            scope.spawn(move || {
-                tch::set_num_threads(1);
-                while !abort.load(Ordering::Relaxed) {
-                    let Some(item) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else { break };
-                    if tx.send((item, work(&st, item))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (item, result) in rx {
-            if first_error.is_none() {
-                if let Err(e) = done(item, result) {
-                    abort.store(true, Ordering::Relaxed);
-                    first_error = Some(e);
-                }
-            }
-        }
-    });
-    first_error.map_or(Ok(()), Err)
-}
-
-/// Rows already in the file must come from the same protocol, and a method name must
-/// mean the same parameters, or the study would mix incomparable runs.
-fn check_compatible(results: &ResultsFile<RunRow>, protocol: &str, methods: &[Method]) -> Result<()> {
-    results.check_protocol(protocol)?;
-    for r in results.rows() {
-        if let Some(m) = methods.iter().find(|m| m.name() == r.augment) {
-            if m.describe() != r.method {
-                return Err(Error::Format {
-                    path: results.path().to_path_buf(),
-                    reason: format!(
-                        "holds runs of {:?} as {:?}, but this study defines it as {:?}; use another --out, or --restart",
-                        r.augment,
-                        r.method,
-                        m.describe()
-                    ),
-                });
-            }
-        }
+/// The run's real images plus `ratio × n` per class from a conditional GAN trained
+/// on them. Images whose sides are not multiples of 4 (what the GAN's up- and
+/// down-sampling needs) are resized up to the next multiple for the GAN, and its
+/// samples resized back (bilinear).
+fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
+    let [c, h, w] = subset.image_shape();
+    let up = |s: usize| s.max(8).div_ceil(4) * 4;
+    let (gh, gw) = (up(h), up(w));
+    let resized = if (gh, gw) == (h, w) {
+        subset.shallow_clone()
+    } else {
+        let images = subset.images.f_upsample_bilinear2d([gh as i64, gw as i64], false, None, None)?.clamp(0.0, 1.0);
+        ImageDataset::new(images, subset.labels.shallow_clone(), subset.class_names.clone())?
+    };
+    let cfg = GanConfig { seed: crate::derive_seed(seed, "study-gan"), out: None, progress: false, ..arm.gan.clone() };
+    let mut gan = Gan::new(cfg, [c, gh, gw], subset.num_classes(), device)?;
+    gan.train(&resized)?;
+    let mut synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;
+    if (gh, gw) != (h, w) {
+        let images = synthetic.images.f_upsample_bilinear2d([h as i64, w as i64], false, None, None)?.clamp(0.0, 1.0);
+        synthetic = ImageDataset::new(images, synthetic.labels.shallow_clone(), synthetic.class_names.clone())?;
     }
-    Ok(())
+    mix_real_synthetic(subset, &synthetic)
 }
 
 /// The run's real images plus `ratio × n` images of `arm.class` sampled from a token
@@ -266,57 +222,4 @@ fn add_diffusion_samples(subset: &ImageDataset, arm: &DiffusionArm, n: usize, se
     let images = model.sample_prompt(&token.vectors, arm.ratio * n, arm.sampler, arm.guidance, crate::derive_seed(seed, "study-diffusion-sample"))?;
     let synthetic = ImageDataset::new(images, Tensor::full([(arm.ratio * n) as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
     mix_real_synthetic(subset, &synthetic)
-}
-
-/// Train and score one (size, method, seed) run.
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    cfg: &StudyConfig,
-    train: &ImageDataset,
-    test: &ImageDataset,
-    n: usize,
-    method: &Method,
-    seed: u64,
-    protocol: &str,
-    device: tch::Device,
-) -> Result<RunRow> {
-    let subset = train.subsample_per_class(n, seed)?;
-    let started = Instant::now();
-    let subset = match method {
-        Method::Gan(arm) => {
-            let cfg = GanConfig { seed: crate::derive_seed(seed, "study-gan"), out: None, progress: false, ..arm.gan.clone() };
-            let mut gan = Gan::new(cfg, subset.image_shape(), subset.num_classes(), device)?;
-            gan.train(&subset)?;
-            let synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;
-            mix_real_synthetic(&subset, &synthetic)?
-        }
-        Method::Diffusion(arm) => add_diffusion_samples(&subset, arm, n, seed, device)?,
-        _ => subset,
-    };
-    let generate_seconds = started.elapsed().as_secs_f64();
-    let [_, h, w] = subset.image_shape();
-    let spec = ModelSpec::new(cfg.model, subset.image_shape(), subset.num_classes());
-    let mut model = Classifier::new(spec, seed, device)?;
-    let pipeline = method.pipeline(h as i64, w as i64)?;
-    let mut trainer = Trainer::new(TrainConfig { seed, progress: false, ..cfg.train.clone() });
-    if let Some(p) = &pipeline {
-        trainer = trainer.augment(p.as_ref());
-    }
-    let history = trainer.fit(&mut model, &subset)?;
-    let t = Instant::now();
-    let scores = model.evaluate(test)?;
-    Ok(RunRow {
-        n_per_class: n,
-        augment: method.name(),
-        seed,
-        accuracy: scores.accuracy,
-        auc_macro_ovr: scores.auc_macro_ovr,
-        log_loss: Some(scores.log_loss),
-        train_seconds: history.seconds + generate_seconds,
-        eval_seconds: t.elapsed().as_secs_f64(),
-        final_train_loss: history.train_loss.last().map(|l| l.1),
-        test_images: scores.n,
-        method: method.describe(),
-        protocol: protocol.to_string(),
-    })
 }

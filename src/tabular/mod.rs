@@ -6,8 +6,9 @@
 //!   [`fit_predict`] on a `linfa::Dataset`. Features are standardised on the training
 //!   rows only. The linear models match scikit-learn (`tests/tabular_golden.rs`).
 //! * [`run_tabular_study`]: sizes × augmentation (none, jitter, mixup, SMOTER,
-//!   SMOGN) × model × seeds, RMSE and MAE with confidence intervals and paired
-//!   differences, resumable `results.jsonl`, charts and an HTML page.
+//!   SMOGN, copula, GAN) × model × seeds on any CSV (numeric and categorical
+//!   columns, missing cells), RMSE, MAE and R² with confidence intervals and paired
+//!   differences, on the experiment engine.
 //!
 //! ```
 //! use smalldata::data::TabularData;
@@ -26,7 +27,4 @@ mod regressors;
 mod study;
 
 pub use regressors::{fit_predict, Fitted, Regressor, Scaler};
-pub use study::{
-    run_tabular_study, summarize_tabular, tabular_charts, tabular_table, TabularMethod, TabularOutcome, TabularRow, TabularSource, TabularStudyConfig,
-    TabularSummaryRow,
-};
+pub use study::{run_tabular_study, TabularArm, TabularMethod, TabularProtocol, TabularSource, TabularStudyConfig};

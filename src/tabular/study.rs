@@ -1,5 +1,7 @@
 //! The small-data regression study: training sizes × augmentation × model × seeds,
-//! scored by RMSE and MAE on held-out rows, resumable like the image study.
+//! scored by RMSE, MAE and R² on held-out rows, on the experiment engine. Each
+//! (model, augmentation) is an arm named `model/augmentation`, compared with the
+//! same model without augmentation (`model/none`).
 //!
 //! For each seed the table is split once into a pool and a test set (`test_fraction`
 //! of the rows); the `n` training rows are the first `n` of a seeded shuffle of the
@@ -9,15 +11,10 @@
 
 use super::regressors::Regressor;
 use crate::augment::tabular::{augment_and_concat, GaussianJitter, Mixup, Smogn, Smoter, TabularAugment};
-use crate::data::{train_val_split, TabularData};
-use crate::error::IoContext;
-use crate::evaluate::{mae, paired_comparison, r2, rmse, PairedComparison, Summary};
-use crate::plot::{bar_chart_ci, line_chart, write_atomic, Figure, Series};
-use crate::study::{ResultsFile, Row};
+use crate::data::{project_one_hot, Missing, Table, TabularData};
+use crate::evaluate::{mae, r2, rmse};
+use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ExperimentOutcome, RunContext, Scores, TableDraw, TableTask};
 use crate::{derive_seed, Error, Result};
-use rand::seq::SliceRandom;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Where the table comes from.
@@ -26,7 +23,14 @@ use std::path::PathBuf;
 pub enum TabularSource {
     Diabetes,
     Winequality,
-    Csv { path: PathBuf, target: String },
+    /// A user's CSV: numeric and categorical columns, missing cells handled as
+    /// `missing` says ([`Table`]).
+    Csv {
+        path: PathBuf,
+        target: String,
+        #[serde(default)]
+        missing: Missing,
+    },
 }
 
 impl TabularSource {
@@ -35,16 +39,16 @@ impl TabularSource {
         match name {
             "diabetes" => TabularSource::Diabetes,
             "winequality" => TabularSource::Winequality,
-            path => TabularSource::Csv { path: path.into(), target: target.into() },
+            path => TabularSource::Csv { path: path.into(), target: target.into(), missing: Missing::Impute },
         }
     }
 
-    pub fn load(&self) -> Result<TabularData> {
-        match self {
-            TabularSource::Diabetes => TabularData::diabetes(),
-            TabularSource::Winequality => TabularData::winequality(),
-            TabularSource::Csv { path, target } => TabularData::from_csv(path, target),
-        }
+    pub fn load(&self) -> Result<Table> {
+        Ok(match self {
+            TabularSource::Diabetes => Table { source: "diabetes".into(), ..TabularData::diabetes()?.into() },
+            TabularSource::Winequality => Table { source: "winequality".into(), ..TabularData::winequality()?.into() },
+            TabularSource::Csv { path, target, missing } => Table::from_csv(path, target, *missing)?,
+        })
     }
 
     pub fn name(&self) -> String {
@@ -129,6 +133,15 @@ pub struct TabularStudyConfig {
     pub ratio: f64,
     pub out: PathBuf,
     pub progress: bool,
+    /// Runs in parallel (results do not depend on it).
+    #[serde(default = "default_jobs")]
+    pub jobs: usize,
+    #[serde(default)]
+    pub restart: bool,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 impl Default for TabularStudyConfig {
@@ -145,32 +158,65 @@ impl Default for TabularStudyConfig {
             ratio: 1.0,
             out: PathBuf::from("report/tabular"),
             progress: true,
+            jobs: default_jobs(),
+            restart: false,
         }
     }
 }
 
-/// One (size, augmentation, model, seed) result.
+/// What makes two tabular runs comparable.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TabularRow {
-    pub n_train: usize,
-    pub augment: String,
-    pub model: String,
-    pub seed: u64,
-    pub rmse: f64,
-    pub mae: f64,
-    pub r2: f64,
-    pub fit_seconds: f64,
-    pub test_rows: usize,
-    pub protocol: String,
+pub struct TabularProtocol {
+    pub data: TabularSource,
+    pub test_fraction: f64,
+    pub ratio: f64,
 }
 
-impl Row for TabularRow {
-    type Key = (usize, String, String, u64);
-    fn row_key(&self) -> Self::Key {
-        (self.n_train, self.augment.clone(), self.model.clone(), self.seed)
+/// One model trained on the draw's rows plus `ratio × n` rows from an augmentation.
+#[derive(Debug, Clone)]
+pub struct TabularArm {
+    pub model: Regressor,
+    pub method: TabularMethod,
+    pub ratio: f64,
+}
+
+impl Arm<TableDraw> for TabularArm {
+    fn name(&self) -> String {
+        format!("{}/{}", self.model.name(), self.method.name())
     }
-    fn protocol(&self) -> &str {
-        &self.protocol
+
+    fn describe(&self) -> String {
+        format!("{:?} + {}", self.model, self.method.name())
+    }
+
+    fn baseline(&self) -> Option<String> {
+        (self.method != TabularMethod::None).then(|| format!("{}/none", self.model.name()))
+    }
+
+    fn run(&self, d: &TableDraw, ctx: &RunContext) -> Result<ArmOutput> {
+        let (n, seed) = (ctx.size, ctx.seed);
+        let t = std::time::Instant::now();
+        let (x, y) = match self.method.build() {
+            None => (d.train.x.clone(), d.train.y.clone()),
+            Some(a) => {
+                let n_new = (self.ratio * n as f64).round() as usize;
+                let (mut x, y) = augment_and_concat(a.as_ref(), &d.train.x, &d.train.y, n_new, derive_seed(seed, &format!("augment/{n}")))?;
+                project_one_hot(&mut x, &d.one_hot);
+                (x, y)
+            }
+        };
+        let pred = self.model.fit(x.view(), y.view(), seed)?.predict(d.test.x.view())?;
+        let secs = t.elapsed().as_secs_f64();
+        let yt = d.test.y.to_vec();
+        let yp = pred.to_vec();
+        Ok(ArmOutput {
+            scores: Scores::Regression { rmse: rmse(&yt, &yp)?, mae: mae(&yt, &yp)?, r2: r2(&yt, &yp)? },
+            train_seconds: secs,
+            eval_seconds: 0.0,
+            final_train_loss: None,
+            test_size: d.test.len(),
+            detail: (!d.notes.is_empty()).then(|| d.notes.join("; ")),
+        })
     }
 }
 
@@ -198,251 +244,59 @@ impl TabularStudyConfig {
         Ok(())
     }
 
-    fn protocol(&self) -> String {
-        serde_json::json!({"data": self.data, "test_fraction": self.test_fraction, "ratio": self.ratio, "models": self.models}).to_string()
+    fn protocol(&self) -> TabularProtocol {
+        TabularProtocol { data: self.data.clone(), test_fraction: self.test_fraction, ratio: self.ratio }
+    }
+
+    /// Every (model, augmentation) arm, models outermost.
+    pub fn arms(&self) -> Vec<TabularArm> {
+        self.models.iter().flat_map(|&model| self.methods.iter().map(move |&method| TabularArm { model, method, ratio: self.ratio })).collect()
     }
 }
 
-/// One model × augmentation at one size, over seeds.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TabularSummaryRow {
-    pub n_train: usize,
-    pub model: String,
-    pub augment: String,
-    pub rmse: Summary,
-    pub mae: Summary,
-    /// `augment − none` for the same model and seeds (negative: the augmentation lowered the error).
-    pub rmse_vs_none: Option<PairedComparison>,
-    pub mae_vs_none: Option<PairedComparison>,
-}
-
-/// The result of [`run_tabular_study`].
-#[derive(Debug, Clone)]
-pub struct TabularOutcome {
-    pub rows: Vec<TabularRow>,
-    pub summary: Vec<TabularSummaryRow>,
-    pub ran: usize,
-    pub resumed: usize,
-    pub report: PathBuf,
-}
-
-/// Run (or resume) a tabular study and write `results.jsonl`, `summary.csv`, charts
-/// and `index.html` into `cfg.out`.
-pub fn run_tabular_study(cfg: &TabularStudyConfig) -> Result<TabularOutcome> {
+/// Run (or resume) a tabular study and write `results.jsonl`, `study.json`,
+/// `summary.csv`, charts and `index.html` into `cfg.out`.
+pub fn run_tabular_study(cfg: &TabularStudyConfig) -> Result<ExperimentOutcome> {
     cfg.check()?;
-    let data = cfg.data.load()?;
-    let pool_rows = data.len() - (data.len() as f64 * cfg.test_fraction).round() as usize;
-    if let Some(&big) = cfg.sizes.iter().find(|&&n| n > pool_rows) {
-        return Err(Error::invalid("size", big, format!("{} has {} rows, {pool_rows} outside the test share", cfg.data.name(), data.len())));
+    let table = cfg.data.load()?;
+    let task = TableTask::new(table, cfg.test_fraction)?;
+    let pool = task.pool_rows();
+    if let Some(&big) = cfg.sizes.iter().find(|&&n| n > pool) {
+        return Err(Error::invalid("size", big, format!("{} has {} rows, {pool} outside the test share", cfg.data.name(), task.table.len())));
     }
-    std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
-    write_atomic(&cfg.out.join("study.json"), serde_json::to_string_pretty(cfg)?.as_bytes())?;
-    let mut results = ResultsFile::<TabularRow>::open(cfg.out.join(crate::study::RESULTS_FILE))?;
-    let protocol = cfg.protocol();
-    results.check_protocol(&protocol)?;
-    let done = results.done();
-    let mut grid = Vec::new();
-    for seed in 0..cfg.seeds as u64 {
-        for &n in &cfg.sizes {
-            for m in &cfg.methods {
-                for r in &cfg.models {
-                    grid.push((n, m.name().to_string(), r.name().to_string(), seed));
-                }
-            }
-        }
-    }
-    let resumed = grid.iter().filter(|k| done.contains(*k)).count();
-    let mut ran = 0;
-    for seed in 0..cfg.seeds as u64 {
-        let (pool, test) = train_val_split(data.len(), cfg.test_fraction, seed)?;
-        let mut pool = pool;
-        pool.shuffle(&mut crate::rng(derive_seed(seed, "rows")));
-        let test_data = data.select(&test)?;
-        for &n in &cfg.sizes {
-            let train = data.select(&pool[..n])?;
-            for method in &cfg.methods {
-                let todo: Vec<&Regressor> =
-                    cfg.models.iter().filter(|r| !done.contains(&(n, method.name().to_string(), r.name().to_string(), seed))).collect();
-                if todo.is_empty() {
-                    continue;
-                }
-                let (x, y) = match method.build() {
-                    None => (train.x.clone(), train.y.clone()),
-                    Some(a) => {
-                        let n_new = (cfg.ratio * n as f64).round() as usize;
-                        augment_and_concat(a.as_ref(), &train.x, &train.y, n_new, derive_seed(seed, &format!("augment/{n}")))?
-                    }
-                };
-                for reg in todo {
-                    let t = std::time::Instant::now();
-                    let pred = reg
-                        .fit(x.view(), y.view(), seed)
-                        .and_then(|f| f.predict(test_data.x.view()))
-                        .map_err(|e| Error::invalid("run", format!("n={n} {} {} seed {seed}", method.name(), reg.name()), e.to_string()))?;
-                    let secs = t.elapsed().as_secs_f64();
-                    let (yt, yp) = (test_data.y.as_slice().expect("contiguous"), pred.as_slice().expect("contiguous"));
-                    let row = TabularRow {
-                        n_train: n,
-                        augment: method.name().into(),
-                        model: reg.name().into(),
-                        seed,
-                        rmse: rmse(yt, yp)?,
-                        mae: mae(yt, yp)?,
-                        r2: r2(yt, yp)?,
-                        fit_seconds: secs,
-                        test_rows: test.len(),
-                        protocol: protocol.clone(),
-                    };
-                    if cfg.progress {
-                        println!("n={n} {} {} seed {seed}: RMSE {:.3}, MAE {:.3}", row.augment, row.model, row.rmse, row.mae);
-                    }
-                    results.append(row)?;
-                    ran += 1;
-                }
-            }
-        }
-    }
-    let by_key: BTreeMap<_, _> = results.rows().iter().map(|r| (r.row_key(), r.clone())).collect();
-    let rows: Vec<TabularRow> = grid.iter().filter_map(|k| by_key.get(k).cloned()).collect();
-    let summary = summarize_tabular(&rows, cfg)?;
-    let report = write_tabular_report(cfg, &summary, &data)?;
-    Ok(TabularOutcome { rows, summary, ran, resumed, report })
-}
-
-
-/// Per size, model and augmentation: RMSE and MAE over seeds, and the paired
-/// difference to `none` for the same model.
-pub fn summarize_tabular(rows: &[TabularRow], cfg: &TabularStudyConfig) -> Result<Vec<TabularSummaryRow>> {
-    let mut out = Vec::new();
-    let get = |n: usize, m: &str, r: &str, f: fn(&TabularRow) -> f64| -> Vec<f64> {
-        let mut v: Vec<(u64, f64)> = rows.iter().filter(|x| x.n_train == n && x.augment == m && x.model == r).map(|x| (x.seed, f(x))).collect();
-        v.sort_by_key(|p| p.0);
-        v.into_iter().map(|p| p.1).collect()
-    };
-    for &n in &cfg.sizes {
-        for reg in &cfg.models {
-            let base_rmse = get(n, "none", reg.name(), |r| r.rmse);
-            let base_mae = get(n, "none", reg.name(), |r| r.mae);
-            for m in &cfg.methods {
-                let (e, a) = (get(n, m.name(), reg.name(), |r| r.rmse), get(n, m.name(), reg.name(), |r| r.mae));
-                if e.is_empty() {
-                    continue;
-                }
-                let vs = |base: &[f64], x: &[f64]| -> Result<Option<PairedComparison>> {
-                    if *m == TabularMethod::None || base.len() != x.len() || x.len() < 2 {
-                        return Ok(None);
-                    }
-                    paired_comparison(base, x, 0.95).map(Some)
-                };
-                out.push(TabularSummaryRow {
-                    n_train: n,
-                    model: reg.name().into(),
-                    augment: m.name().into(),
-                    rmse: Summary::of_runs(&e)?,
-                    mae: Summary::of_runs(&a)?,
-                    rmse_vs_none: vs(&base_rmse, &e)?,
-                    mae_vs_none: vs(&base_mae, &a)?,
-                });
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::invalid("results", rows.len(), "no finished runs to summarise"));
-    }
-    Ok(out)
-}
-
-/// The summary as a plain-text table.
-pub fn tabular_table(summary: &[TabularSummaryRow]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{:>6}  {:<10} {:<8} {:<19} {:<19} {:<20} {:>6}", "n", "model", "augment", "RMSE", "MAE", "ΔRMSE vs none", "p");
-    for r in summary {
-        let (d, p) = match &r.rmse_vs_none {
-            Some(c) => (format!("{:+.3} ± {:.3}", c.mean_diff, (c.ci_high - c.ci_low) / 2.0), format!("{:.3}", c.p_value)),
-            None => ("—".into(), "—".into()),
-        };
-        let pm = |x: &Summary| if x.n >= 2 { format!("{:.3} ± {:.3}", x.mean, x.half_width()) } else { format!("{:.3}", x.mean) };
-        let _ = writeln!(s, "{:>6}  {:<10} {:<8} {:<19} {:<19} {:<20} {:>6}", r.n_train, r.model, r.augment, pm(&r.rmse), pm(&r.mae), d, p);
-    }
-    let _ = writeln!(s, "(mean ± half-width of the 95% CI over seeds; Δ: paired difference to none for the same model — negative is better)");
-    s
-}
-
-/// The study's charts: RMSE against training rows per model (no augmentation, 95%
-/// bands), and per size the paired RMSE change of every (model, augmentation).
-pub fn tabular_charts(summary: &[TabularSummaryRow], cfg: &TabularStudyConfig) -> Result<Vec<(String, Figure)>> {
-    let mut charts: Vec<(String, Figure)> = Vec::new();
-    let series: Vec<Series> = cfg
-        .models
-        .iter()
-        .filter_map(|reg| {
-            let pts: Vec<&TabularSummaryRow> = summary.iter().filter(|r| r.model == reg.name() && r.augment == "none").collect();
-            (!pts.is_empty()).then(|| Series {
-                name: reg.name().into(),
-                x: pts.iter().map(|r| r.n_train as f64).collect(),
-                y: pts.iter().map(|r| r.rmse.mean).collect(),
-                band: Some((pts.iter().map(|r| r.rmse.ci_low).collect(), pts.iter().map(|r| r.rmse.ci_high).collect())),
-            })
-        })
-        .collect();
-    if !series.is_empty() {
-        charts.push(("rmse_vs_n".into(), line_chart("test RMSE vs training rows, no augmentation (95% CI)", "training rows", "RMSE", series, true)?));
-    }
-    for &n in &cfg.sizes {
-        let gains: Vec<&TabularSummaryRow> = summary.iter().filter(|r| r.n_train == n && r.rmse_vs_none.is_some()).collect();
-        if gains.is_empty() {
-            continue;
-        }
-        let labels: Vec<String> = gains.iter().map(|r| format!("{}/{}", r.model, r.augment)).collect();
-        let values: Vec<f64> = gains.iter().map(|r| r.rmse_vs_none.map(|c| c.mean_diff).unwrap_or(0.0)).collect();
-        let errors: Vec<(f64, f64)> = gains.iter().map(|r| r.rmse_vs_none.map(|c| (c.ci_low, c.ci_high)).unwrap_or((0.0, 0.0))).collect();
-        charts.push((
-            format!("rmse_change_n{n}"),
-            bar_chart_ci(&format!("RMSE change from augmentation, {n} training rows (paired, 95% CI)"), &labels, &values, &errors, "Δ RMSE")?,
-        ));
-    }
-    Ok(charts)
-}
-
-fn write_tabular_report(cfg: &TabularStudyConfig, summary: &[TabularSummaryRow], data: &TabularData) -> Result<PathBuf> {
-    let mut csv = String::from("n_train,model,augment,seeds,rmse_mean,rmse_ci_low,rmse_ci_high,mae_mean,mae_ci_low,mae_ci_high,rmse_diff_vs_none,rmse_diff_ci_low,rmse_diff_ci_high,rmse_p_value\n");
-    for r in summary {
-        let d = r.rmse_vs_none.map(|c| format!("{},{},{},{}", c.mean_diff, c.ci_low, c.ci_high, c.p_value)).unwrap_or_else(|| ",,,".into());
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{},{},{},{},{d}",
-            r.n_train, r.model, r.augment, r.rmse.n, r.rmse.mean, r.rmse.ci_low, r.rmse.ci_high, r.mae.mean, r.mae.ci_low, r.mae.ci_high
-        );
-    }
-    write_atomic(&cfg.out.join("summary.csv"), csv.as_bytes())?;
-    let charts = tabular_charts(summary, cfg)?;
-    for (name, f) in &charts {
-        f.save(cfg.out.join(format!("{name}.svg")))?;
-        f.save(cfg.out.join(format!("{name}.png")))?;
-    }
-    let table = crate::study::html_table(
-        &["n", "model", "augment", "RMSE", "MAE", "ΔRMSE vs none", "p"],
-        summary.iter().map(|r| {
-            let pm = |x: &Summary| format!("{:.3} ± {:.3}", x.mean, x.half_width());
-            let (d, p) = r.rmse_vs_none.map(|c| (format!("{:+.3} ± {:.3}", c.mean_diff, (c.ci_high - c.ci_low) / 2.0), format!("{:.3}", c.p_value))).unwrap_or(("—".into(), "—".into()));
-            vec![r.n_train.to_string(), r.model.clone(), r.augment.clone(), pm(&r.rmse), pm(&r.mae), d, p]
-        }),
-    );
-    let figures: String = charts.iter().map(|(_, f)| format!("<figure>{}</figure>", f.svg)).collect();
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>smalldata tabular study</title>\
-         <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}</style></head><body>\
-         <h1>Small-data regression study: {}</h1><p>{} rows × {} features, target {:?}; {} seeds, {:.0}% of rows held out per seed; {} synthetic row(s) per training row.</p>{table}\
-         <p>Every run: <a href=\"results.jsonl\">results.jsonl</a>; this table: <a href=\"summary.csv\">summary.csv</a>.</p>{figures}</body></html>",
+    let t = &task.table;
+    let mut notes = vec![format!(
+        "Data: {}: {} rows with a target × {} feature columns, target {:?}; {:.0}% of the rows held out for testing, drawn anew for each seed; {} synthetic row(s) per training row.",
         cfg.data.name(),
-        data.len(),
-        data.nfeatures(),
-        data.target_name,
-        cfg.seeds,
+        t.len(),
+        t.columns.len(),
+        t.target_name,
         cfg.test_fraction * 100.0,
         cfg.ratio
-    );
-    let page = cfg.out.join("index.html");
-    write_atomic(&page, html.as_bytes())?;
-    Ok(page)
+    )];
+    if t.dropped_rows > 0 || t.missing_cells > 0 {
+        notes.push(format!(
+            "Missing cells: {} row(s) dropped for a missing target; {} missing feature cell(s), imputed in each run with the median (numbers) or the most frequent category of that run's training rows only.",
+            t.dropped_rows, t.missing_cells
+        ));
+    }
+    for (name, cats) in t.categorical() {
+        notes.push(format!("Categorical column {name:?}, one-hot encoded: {}.", cats.join(", ")));
+    }
+    let exp = Experiment {
+        title: format!("Small-data regression study: {}", cfg.data.name()),
+        protocol: cfg.protocol(),
+        sizes: cfg.sizes.clone(),
+        size_label: "training rows".into(),
+        seeds: (0..cfg.seeds as u64).collect(),
+        arms: cfg.arms().into_iter().map(|a| Box::new(a) as Box<dyn Arm<TableDraw>>).collect(),
+        baseline: "none".into(),
+        jobs: cfg.jobs,
+        out: cfg.out.clone(),
+        progress: cfg.progress,
+        restart: cfg.restart,
+        notes,
+        config: serde_json::to_value(cfg)?,
+    };
+    run_experiment(&exp, || Ok(task.clone()))
 }

@@ -48,7 +48,8 @@ pub struct ModelSpec {
     pub kind: ModelKind,
     /// 1 (grey) or 3 (RGB).
     pub in_channels: i64,
-    /// Height and width of the input; both must be multiples of 4.
+    /// Height and width of the input, at least 4 each (the CNN's two poolings floor
+    /// odd sides: 25 → 12 → 6).
     pub image_size: (i64, i64),
     pub num_classes: i64,
     /// Dropout probability before the last layer (the small CNN; the ResNet ignores it).
@@ -74,8 +75,8 @@ impl ModelSpec {
             return Err(Error::invalid("in_channels", self.in_channels, "must be at least 1"));
         }
         let (h, w) = self.image_size;
-        if h < 4 || w < 4 || h % 4 != 0 || w % 4 != 0 {
-            return Err(Error::invalid("image_size", format!("{h}×{w}"), "height and width must be positive multiples of 4"));
+        if h < 4 || w < 4 {
+            return Err(Error::invalid("image_size", format!("{h}×{w}"), "height and width must be at least 4"));
         }
         if self.num_classes < 2 {
             return Err(Error::invalid("num_classes", self.num_classes, "a classifier needs at least 2 classes"));

@@ -2,7 +2,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
 use smalldata::study::{run_study, StudyConfig, StudyData};
-use smalldata::tabular::{run_tabular_study, tabular_table, TabularSource, TabularStudyConfig};
+use smalldata::tabular::{run_tabular_study, TabularSource, TabularStudyConfig};
 use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,12 +35,13 @@ enum Command {
         /// Target column of a CSV.
         #[arg(long, default_value = "target")]
         target: String,
-        /// Image size for an image folder, e.g. 28 or 32.
-        #[arg(long, default_value_t = 28)]
-        size: u32,
-        /// Channels for an image folder: 1 or 3.
-        #[arg(long, default_value_t = 1)]
-        channels: usize,
+        /// Image size for an image folder, e.g. 28 or 32 (default: the median side of
+        /// the images, capped at 64).
+        #[arg(long)]
+        size: Option<u32>,
+        /// Channels for an image folder: 1 or 3 (default: 3 when any image has colour).
+        #[arg(long)]
+        channels: Option<usize>,
         /// Also draw a stratified subsample of this many images per class.
         #[arg(long)]
         n_per_class: Option<usize>,
@@ -131,8 +132,15 @@ enum FinetuneCmd {
         jobs: Option<usize>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Your image folder as the target task (read as 28×28 gray, what the
+        /// committed backbone takes) instead of Fashion-MNIST classes 5–9.
+        #[arg(long)]
+        folder: Option<PathBuf>,
         #[arg(long, default_value = "report/finetune")]
         out: PathBuf,
+        /// Discard the results already in --out instead of resuming.
+        #[arg(long)]
+        restart: bool,
         #[arg(long)]
         quiet: bool,
     },
@@ -163,6 +171,14 @@ struct TabularArgs {
     /// Synthetic rows per training row.
     #[arg(long, default_value_t = 1.0)]
     ratio: f64,
+    /// Missing cells of a CSV (empty, NA, NaN, nan, null, ?, N/A): `impute` drops rows
+    /// without a target and imputes features from each run's training rows;
+    /// `error` stops at the first one, naming its row and column.
+    #[arg(long, default_value = "impute")]
+    missing: String,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
     #[arg(long, default_value = "report/tabular")]
     out: PathBuf,
     /// Discard the results already in --out instead of resuming.
@@ -174,9 +190,23 @@ struct TabularArgs {
 
 #[derive(Args)]
 struct StudyArgs {
-    /// fashion-mnist, fashion-mnist-embedded, cifar10 (with --data-dir) or digits.
+    /// fashion-mnist, fashion-mnist-embedded, cifar10 (with --data-dir), digits, or
+    /// the path of your image folder (<class>/<images>, or train/<class>/ and
+    /// test/<class>/).
     #[arg(long, default_value = "fashion-mnist")]
     dataset: String,
+    /// Image folder: square side in pixels (default: the median side, capped at 64).
+    #[arg(long)]
+    size: Option<u32>,
+    /// Image folder: 1 or 3 channels (default: 3 when any image has colour).
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Image folder: skip files that cannot be decoded (listed in the report).
+    #[arg(long)]
+    skip_bad: bool,
+    /// Image folder without train/ and test/: share of each class held out for testing.
+    #[arg(long, default_value_t = 0.3)]
+    test_fraction: f64,
     /// Where the dataset's files are (default: searched; see `smalldata info`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -260,8 +290,19 @@ impl StudyArgs {
             },
             ..defaults.train.clone()
         };
+        let data = match StudyData::parse(&self.dataset, self.data_dir.clone())? {
+            StudyData::Folder { path, .. } => {
+                StudyData::Folder { path, size: self.size, channels: self.channels, skip_bad: self.skip_bad, test_fraction: self.test_fraction }
+            }
+            other => {
+                if self.size.is_some() || self.channels.is_some() || self.skip_bad {
+                    return Err(smalldata::Error::invalid("--size/--channels/--skip-bad", &self.dataset, "apply to an image folder only"));
+                }
+                other
+            }
+        };
         let cfg = StudyConfig {
-            data: StudyData::parse(&self.dataset, self.data_dir.clone())?,
+            data,
             sizes: self.sizes.clone(),
             ops: self.ops.iter().filter(|o| !o.is_empty() && o.as_str() != "none").map(|o| o.parse()).collect::<smalldata::Result<_>>()?,
             policies: self.policies,
@@ -284,16 +325,14 @@ impl StudyArgs {
             jobs: self.jobs.unwrap_or(defaults.jobs),
             out: self.out.clone(),
             progress: !self.quiet,
+            restart: self.restart,
         };
         cfg.check()?;
         Ok(cfg)
     }
 }
 
-fn study(cfg: &StudyConfig, restart: bool) -> smalldata::Result<()> {
-    if restart {
-        smalldata::study::discard_results(cfg.out.join(smalldata::study::RESULTS_FILE))?;
-    }
+fn study(cfg: &StudyConfig) -> smalldata::Result<()> {
     let outcome = run_study(cfg)?;
     println!();
     print!("{}", outcome.summary.to_table());
@@ -382,11 +421,24 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 }
                 DatasetArg::Digits => vec![("digits".into(), data::digits()?)],
                 DatasetArg::Folder => {
-                    let cfg = FolderConfig { size: (size, size), channels };
-                    vec![("folder".into(), data::image_folder(need("folder")?, &cfg)?)]
+                    let cfg = FolderConfig { size: size.map(|s| (s, s)), channels, ..Default::default() };
+                    let (d, report) = data::read_image_folder(need("folder")?, &cfg)?;
+                    println!("read: {}", report.describe());
+                    vec![("folder".into(), d)]
                 }
                 DatasetArg::Csv => {
-                    print!("{}", TabularData::from_csv(need("csv")?, &target)?.summary("csv"));
+                    let t = data::Table::from_csv(need("csv")?, &target, data::Missing::Impute)?;
+                    println!(
+                        "{}: {} rows with a target ({} dropped without one), {} feature columns, {} missing feature cells",
+                        t.source,
+                        t.len(),
+                        t.dropped_rows,
+                        t.columns.len(),
+                        t.missing_cells
+                    );
+                    for (name, cats) in t.categorical() {
+                        println!("  categorical {name:?}: {}", cats.join(", "));
+                    }
                     vec![]
                 }
                 DatasetArg::Diabetes => {
@@ -417,11 +469,17 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         }
         Command::Study(args) => {
             let cfg = args.config()?;
-            study(&cfg, args.restart)?;
+            study(&cfg)?;
         }
         Command::Tabular(a) => {
+            let missing: data::Missing = a.missing.parse()?;
+            let source = match TabularSource::parse(&a.dataset, &a.target) {
+                TabularSource::Csv { path, target, .. } => TabularSource::Csv { path, target, missing },
+                builtin => builtin,
+            };
+            let defaults = TabularStudyConfig::default();
             let cfg = TabularStudyConfig {
-                data: TabularSource::parse(&a.dataset, &a.target),
+                data: source,
                 sizes: a.sizes,
                 methods: a.augment.iter().map(|m| m.parse()).collect::<smalldata::Result<_>>()?,
                 models: a.models.iter().map(|m| m.parse()).collect::<smalldata::Result<_>>()?,
@@ -430,14 +488,13 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 ratio: a.ratio,
                 out: a.out,
                 progress: !a.quiet,
+                jobs: a.jobs.unwrap_or(defaults.jobs),
+                restart: a.restart,
             };
             cfg.check()?;
-            if a.restart {
-                smalldata::study::discard_results(cfg.out.join(smalldata::study::RESULTS_FILE))?;
-            }
             let outcome = run_tabular_study(&cfg)?;
-            print!("\n{}", tabular_table(&outcome.summary));
-            println!("{} runs ({} fitted now, {} resumed)\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.report.display());
+            print!("\n{}", outcome.summary.to_table());
+            println!("{} runs ({} fitted now, {} resumed); {:.0} s\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.seconds, outcome.report.display());
         }
         Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, out, data_dir } } => {
             tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
@@ -446,12 +503,13 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             println!("pretrained {steps} steps in {:.0} s; source-test accuracy (classes 0–4) {acc:.4}; saved {}", t.elapsed().as_secs_f64(), out.display());
         }
         Command::Finetune {
-            what: FinetuneCmd::Run { checkpoint, sizes, strategies, seeds, steps, batch_size, lr, test_limit, jobs, data_dir, out, quiet },
+            what: FinetuneCmd::Run { checkpoint, sizes, strategies, seeds, steps, batch_size, lr, test_limit, jobs, data_dir, folder, out, restart, quiet },
         } => {
             let defaults = smalldata::finetune::TransferStudyConfig::default();
             let cfg = smalldata::finetune::TransferStudyConfig {
                 checkpoint,
                 data_dir,
+                folder,
                 sizes,
                 strategies: strategies.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
                 seeds,
@@ -460,17 +518,18 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 jobs: jobs.unwrap_or(defaults.jobs),
                 out,
                 progress: !quiet,
+                restart,
             };
             let outcome = smalldata::finetune::run_transfer_study(&cfg)?;
             print!("\n{}", outcome.summary.to_table());
-            println!("{} runs ({} trained now, {} resumed); results in {}", outcome.rows.len(), outcome.ran, outcome.resumed, cfg.out.display());
+            println!("{} runs ({} trained now, {} resumed); report: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.report.display());
         }
         Command::Generate { what } => generate::run(what)?,
         Command::Demo { out, jobs } => {
             let defaults = StudyConfig::default();
             let cfg = StudyConfig { out, jobs: jobs.unwrap_or(defaults.jobs), ..defaults };
             println!("smalldata demo: the default augmentation study (device {})", smalldata::device::describe(smalldata::device()?));
-            study(&cfg, false)?;
+            study(&cfg)?;
         }
     }
     Ok(())

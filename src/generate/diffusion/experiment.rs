@@ -231,6 +231,6 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
         final_loss: history.losses.last().map(|l| l.1).unwrap_or(f64::NAN),
         conditioning,
     };
-    crate::plot::write_atomic(&cfg.out.join("inversion_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    crate::io::write_atomic(&cfg.out.join("inversion_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     Ok(report)
 }

@@ -463,7 +463,7 @@ impl DiffusionModel {
             train_seconds: self.history.seconds,
             command: command.to_string(),
         };
-        crate::plot::write_atomic(&path.with_extension("json"), serde_json::to_string_pretty(&info)?.as_bytes())
+        crate::io::write_atomic(&path.with_extension("json"), serde_json::to_string_pretty(&info)?.as_bytes())
     }
 
     /// Load weights written by [`Self::export`] (both the model and its EMA copy get them).

@@ -145,7 +145,7 @@ pub fn run_gan_experiment(cfg: &GanExperimentConfig) -> Result<GanExperimentRepo
         tstr_accuracy,
         trtr_accuracy,
     };
-    crate::plot::write_atomic(&cfg.out.join("gan_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    crate::io::write_atomic(&cfg.out.join("gan_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     Ok(report)
 }
 

@@ -1,6 +1,6 @@
 //! `results.jsonl`: one JSON line per finished run, appended and flushed to disk as
-//! each run ends, so a killed study loses at most the runs in flight and resumes
-//! where it stopped.
+//! each run ends, so a killed experiment loses at most the runs in flight and resumes
+//! where it stopped; and the one row type every experiment writes.
 
 use crate::error::IoContext;
 use crate::{Error, Result};
@@ -8,34 +8,155 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The result of one (size, method, seed) run.
+/// What a run measured on the test set: classification or regression scores.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "task", rename_all = "kebab-case")]
+pub enum Scores {
+    Classification {
+        accuracy: f64,
+        /// Macro one-vs-rest AUC-ROC.
+        auc_macro_ovr: f64,
+        /// Mean test cross-entropy, when the run measured it.
+        #[serde(default)]
+        log_loss: Option<f64>,
+    },
+    Regression { rmse: f64, mae: f64, r2: f64 },
+}
+
+/// A metric a summary reports. Each knows its direction, so "better" and "best"
+/// never depend on the caller remembering that a lower RMSE is good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    Accuracy,
+    /// Macro one-vs-rest AUC-ROC.
+    Auc,
+    LogLoss,
+    Rmse,
+    Mae,
+    R2,
+}
+
+impl Metric {
+    /// Every metric of a task, the primary one (which picks the best arm) first.
+    pub fn of_task(classification: bool) -> &'static [Metric] {
+        if classification {
+            &[Metric::Auc, Metric::Accuracy, Metric::LogLoss]
+        } else {
+            &[Metric::Rmse, Metric::Mae, Metric::R2]
+        }
+    }
+
+    /// Short name, as in CSV headers and file names (`auc`, `rmse`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Auc => "auc",
+            Metric::LogLoss => "log_loss",
+            Metric::Rmse => "rmse",
+            Metric::Mae => "mae",
+            Metric::R2 => "r2",
+        }
+    }
+
+    /// Name for tables and chart axes.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Auc => "AUC (OvR macro)",
+            Metric::LogLoss => "log loss",
+            Metric::Rmse => "RMSE",
+            Metric::Mae => "MAE",
+            Metric::R2 => "R²",
+        }
+    }
+
+    /// True for accuracy, AUC and R²; false for the losses and errors.
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, Metric::Accuracy | Metric::Auc | Metric::R2)
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "accuracy" => Metric::Accuracy,
+            "auc" => Metric::Auc,
+            "log_loss" | "log-loss" => Metric::LogLoss,
+            "rmse" => Metric::Rmse,
+            "mae" => Metric::Mae,
+            "r2" => Metric::R2,
+            other => return Err(Error::invalid("metric", other, "known: accuracy, auc, log_loss, rmse, mae, r2")),
+        })
+    }
+}
+
+impl Scores {
+    /// The value of `metric`, when this kind of run measures it.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match (*self, metric) {
+            (Scores::Classification { accuracy, .. }, Metric::Accuracy) => Some(accuracy),
+            (Scores::Classification { auc_macro_ovr, .. }, Metric::Auc) => Some(auc_macro_ovr),
+            (Scores::Classification { log_loss, .. }, Metric::LogLoss) => log_loss,
+            (Scores::Regression { rmse, .. }, Metric::Rmse) => Some(rmse),
+            (Scores::Regression { mae, .. }, Metric::Mae) => Some(mae),
+            (Scores::Regression { r2, .. }, Metric::R2) => Some(r2),
+            _ => None,
+        }
+    }
+
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Scores::Classification { .. })
+    }
+}
+
+/// The result of one (size, arm, seed) run: the one row type of every experiment.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunRow {
-    pub n_per_class: usize,
-    /// The method's short name (`none`, `crop+rotate`, …).
-    pub augment: String,
+    /// Training examples: images per class, or rows of a table.
+    pub size: usize,
+    /// The arm's short name (`none`, `crop+rotate`, `lora-8`, `ridge/jitter`, …).
+    pub arm: String,
     pub seed: u64,
-    pub accuracy: f64,
-    pub auc_macro_ovr: f64,
-    /// Mean test cross-entropy, when the run measured it.
-    #[serde(default)]
-    pub log_loss: Option<f64>,
+    pub scores: Scores,
+    /// Seconds to make synthetic data (if any) and train.
     pub train_seconds: f64,
     pub eval_seconds: f64,
     /// Mean training loss over the last epoch, when the run recorded it.
     #[serde(default)]
     pub final_train_loss: Option<f64>,
-    pub test_images: usize,
-    /// The method with all its parameters.
-    pub method: String,
-    /// The protocol the run followed ([`super::StudyConfig::protocol`]).
+    /// Test examples scored.
+    pub test_size: usize,
+    /// The arm with all its parameters: a resumed experiment never mixes runs of
+    /// different settings under one name.
+    pub arm_params: String,
+    /// What the run itself reported (trainable parameters, …), if anything.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Hash of the protocol the run followed ([`super::protocol_hash`]).
     pub protocol: String,
 }
 
 impl RunRow {
     /// The run's identity in the grid.
     pub fn key(&self) -> (usize, String, u64) {
-        (self.n_per_class, self.augment.clone(), self.seed)
+        (self.size, self.arm.clone(), self.seed)
+    }
+
+    /// Shorthand for `self.scores.get(metric)`.
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        self.scores.get(metric)
+    }
+
+    /// Accuracy of a classification run (NaN for regression).
+    pub fn accuracy(&self) -> f64 {
+        self.metric(Metric::Accuracy).unwrap_or(f64::NAN)
+    }
+
+    /// Macro one-vs-rest AUC of a classification run (NaN for regression).
+    pub fn auc(&self) -> f64 {
+        self.metric(Metric::Auc).unwrap_or(f64::NAN)
     }
 }
 
@@ -177,17 +298,16 @@ mod tests {
 
     fn row(n: usize, augment: &str, seed: u64) -> RunRow {
         RunRow {
-            n_per_class: n,
-            augment: augment.into(),
+            size: n,
+            arm: augment.into(),
             seed,
-            accuracy: 0.5,
-            auc_macro_ovr: 0.9,
-            log_loss: Some(1.0),
+            scores: Scores::Classification { accuracy: 0.5, auc_macro_ovr: 0.9, log_loss: Some(1.0) },
             train_seconds: 1.0,
             eval_seconds: 0.1,
             final_train_loss: None,
-            test_images: 100,
-            method: augment.into(),
+            test_size: 100,
+            arm_params: augment.into(),
+            detail: None,
             protocol: "p".into(),
         }
     }
@@ -214,7 +334,7 @@ mod tests {
         f.append(row(10, "rotate", 0)).unwrap();
         drop(f);
         let f = ResultsFile::<RunRow>::open(&path).unwrap();
-        assert_eq!(f.rows().iter().map(|r| r.augment.as_str()).collect::<Vec<_>>(), ["none", "crop", "rotate"]);
+        assert_eq!(f.rows().iter().map(|r| r.arm.as_str()).collect::<Vec<_>>(), ["none", "crop", "rotate"]);
         assert_eq!(f.repaired_bytes, 0);
     }
 
@@ -234,7 +354,7 @@ mod tests {
         let line = serde_json::to_string(&r).unwrap();
         assert!(!line.contains("NaN") && line.contains("\"final_train_loss\":null"));
         assert_eq!(serde_json::from_str::<RunRow>(&line).unwrap(), r);
-        let without = line.replace(",\"final_train_loss\":null", "");
+        let without = line.replace(",\"final_train_loss\":null", "").replace(",\"detail\":null", "");
         assert_eq!(serde_json::from_str::<RunRow>(&without).unwrap(), r);
     }
 
@@ -244,11 +364,11 @@ mod tests {
         let path = dir.path().join("results.jsonl");
         let a = serde_json::to_string(&row(10, "none", 0)).unwrap();
         let mut b = row(10, "none", 0);
-        b.accuracy = 0.9;
+        b.scores = Scores::Classification { accuracy: 0.9, auc_macro_ovr: 0.9, log_loss: None };
         let b = serde_json::to_string(&b).unwrap();
         std::fs::write(&path, format!("{a}\n{b}\n")).unwrap();
         let f = ResultsFile::<RunRow>::open(&path).unwrap();
         assert_eq!(f.rows().len(), 1);
-        assert_eq!(f.rows()[0].accuracy, 0.5);
+        assert_eq!(f.rows()[0].accuracy(), 0.5);
     }
 }

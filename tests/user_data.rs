@@ -1,0 +1,220 @@
+//! Every study on data that is not in the repository: image folders the tests write
+//! themselves (gray and RGB, odd sizes, unbalanced classes, train/test given or
+//! not) and CSVs with missing cells and a categorical column, run through the
+//! `smalldata` command as a user would, with the reports read back.
+use smalldata::image::{GrayImage, Luma, Rgb, RgbImage};
+use std::path::Path;
+use std::process::Command;
+
+fn smalldata(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smalldata")).args(args).env_remove("SMALLDATA_DEVICE").output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Class `k` of 3 is a bright bar (horizontal at the top, horizontal at the bottom,
+/// vertical in the middle) on a dark, noisy background: separable by eye.
+fn pixel(k: usize, i: u32, x: u32, y: u32, side: u32) -> u8 {
+    let bar = match k {
+        0 => y < side / 3,
+        1 => y >= 2 * side / 3,
+        _ => x >= side / 3 && x < 2 * side / 3,
+    };
+    let noise = ((x * 7 + y * 13 + i * 31) % 40) as u8;
+    if bar { 200 + noise / 2 } else { noise }
+}
+
+/// Write `counts[k]` images of class `k` under `dir/<name>/`.
+fn write_classes(dir: &Path, side: u32, rgb: bool, counts: &[usize]) {
+    let names = ["top", "bottom", "middle"];
+    for (k, &n) in counts.iter().enumerate() {
+        let d = dir.join(names[k]);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n as u32 {
+            let path = d.join(format!("{i:03}.png"));
+            if rgb {
+                RgbImage::from_fn(side, side, |x, y| {
+                    let v = pixel(k, i, x, y, side);
+                    Rgb([v, v / 2, 255 - v])
+                })
+                .save(path)
+                .unwrap();
+            } else {
+                GrayImage::from_fn(side, side, |x, y| Luma([pixel(k, i, x, y, side)])).save(path).unwrap();
+            }
+        }
+    }
+}
+
+fn study(folder: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["study", "--dataset", folder.to_str().unwrap(), "--seeds", "2", "--steps", "40", "--batch-size", "16", "--quiet"];
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    smalldata(&args)
+}
+
+fn accuracies(out: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["scores"]["accuracy"].as_f64().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_gray_folder_without_a_test_part_is_split_and_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bars");
+    write_classes(&data, 28, false, &[12, 12, 12]);
+    let out = dir.path().join("out");
+    let (ok, stdout, err) = study(&data, &out, &["--sizes", "3,6", "--ops", "crop,noise"]);
+    assert!(ok, "{err}");
+    // 30% of 12 per class held out: 4 test images per class, 8 left
+    assert!(stdout.contains("12 test images"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for want in ["top", "bottom", "middle", "held out once", "gray 28×28", "Test images per class: bottom 4, middle 4, top 4", "crop+noise", "Holm"] {
+        assert!(html.contains(want), "{want} not in the report");
+    }
+    let acc = accuracies(&out);
+    assert_eq!(acc.len(), 2 * 4 * 2);
+    let mean = acc.iter().sum::<f64>() / acc.len() as f64;
+    assert!(mean > 0.6, "three separable classes, chance 0.33: mean accuracy {mean} ({acc:?})");
+    // unbalanced request: more than the smallest class holds after the test part
+    let (ok, _, err) = study(&data, &dir.path().join("big"), &["--sizes", "9"]);
+    assert!(!ok && err.contains("has only 8 training images") && err.contains("(bottom)"), "{err}");
+}
+
+#[test]
+fn rgb_folders_with_train_and_test_at_any_size_and_the_gan_on_an_odd_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for (side, gan) in [(32u32, false), (64, false), (25, true)] {
+        let data = dir.path().join(format!("rgb{side}"));
+        write_classes(&data.join("train"), side, true, &[6, 5, 7]);
+        write_classes(&data.join("test"), side, true, &[3, 3, 3]);
+        let out = dir.path().join(format!("out{side}"));
+        let mut extra = vec!["--sizes", "4", "--ops", "crop,rotate"];
+        if gan {
+            extra.extend(["--gan", "1", "--gan-steps", "20"]);
+        }
+        let (ok, stdout, err) = study(&data, &out, &extra);
+        assert!(ok, "{side}: {err}");
+        assert!(stdout.contains("9 test images"), "{stdout}");
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(html.contains(&format!("RGB {side}×{side}")) && html.contains("train/ and test/ given"), "{side}");
+        let rows = accuracies(&out);
+        assert_eq!(rows.len(), 2 * if gan { 5 } else { 4 }, "{side}");
+        let mean = rows.iter().sum::<f64>() / rows.len() as f64;
+        assert!(mean > 0.45, "{side}: mean accuracy {mean} ({rows:?}), chance 0.33");
+        if gan {
+            assert!(html.contains("<b>gan</b>"));
+        }
+    }
+}
+
+#[test]
+fn bad_folders_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    write_classes(&data, 16, false, &[5, 5]);
+    std::fs::write(data.join("top").join("notes.txt"), "not an image").unwrap();
+    let o = dir.path().join("o");
+    let (ok, _, err) = study(&data, &o, &["--sizes", "2", "--ops", "none"]);
+    assert!(!ok && err.contains("notes.txt") && err.contains("--skip-bad"), "{err}");
+    // skipped on request, and listed in the report
+    let (ok, _, err) = study(&data, &o, &["--sizes", "2", "--ops", "none", "--skip-bad", "--steps", "5"]);
+    assert!(ok, "{err}");
+    let html = std::fs::read_to_string(o.join("index.html")).unwrap();
+    assert!(html.contains("skipped 1 unreadable file") && html.contains("notes.txt"));
+    // an empty class folder
+    std::fs::create_dir_all(data.join("empty")).unwrap();
+    let (ok, _, err) = study(&data, &dir.path().join("o2"), &["--sizes", "2", "--skip-bad"]);
+    assert!(!ok && err.contains("empty") && err.contains("no image files"), "{err}");
+    // a path that is neither a folder nor a dataset
+    let (ok, _, err) = smalldata(&["study", "--dataset", "/no/such/images", "--out", o.to_str().unwrap()]);
+    assert!(!ok && err.contains("/no/such/images") && err.contains("neither a folder"), "{err}");
+}
+
+#[test]
+fn the_transfer_study_runs_on_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bars");
+    write_classes(&data, 40, true, &[8, 8, 8]);
+    let out = dir.path().join("ft");
+    let (ok, stdout, err) = smalldata(&[
+        "finetune", "run", "--folder", data.to_str().unwrap(), "--sizes", "3", "--strategies", "scratch,frozen-linear", "--seeds", "2", "--steps", "20",
+        "--out", out.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("frozen-linear"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("top, bottom") || html.contains("bottom, middle, top"), "class names in the report");
+    assert_eq!(accuracies(&out).len(), 4);
+}
+
+fn write_csv(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// A table with a categorical column and missing cells: y = 3·a − 2·b + 10·[site = north] + noise.
+fn messy_csv() -> String {
+    let mut s = String::from("a,b,site,y\n");
+    for i in 0..80 {
+        let a = (i * 7 % 23) as f64 / 3.0;
+        let b = (i * 5 % 17) as f64 / 2.0;
+        let site = ["north", "south", "east"][i % 3];
+        let y = 3.0 * a - 2.0 * b + if site == "north" { 10.0 } else { 0.0 } + ((i * 11 % 7) as f64 - 3.0) * 0.3;
+        let a_cell = if i % 9 == 4 { "NA".to_string() } else { format!("{a}") };
+        let site_cell = if i % 13 == 6 { "" } else { site };
+        let y_cell = if i % 17 == 16 { "?".to_string() } else { format!("{y:.3}") };
+        s += &format!("{a_cell},{b},{site_cell},{y_cell}\n");
+    }
+    s
+}
+
+#[test]
+fn a_csv_with_missing_cells_and_a_categorical_column_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("sales.csv");
+    write_csv(&csv, &messy_csv());
+    let out = dir.path().join("tab");
+    let (ok, stdout, err) = smalldata(&[
+        "tabular", "--dataset", csv.to_str().unwrap(), "--target", "y", "--sizes", "15,40", "--augment", "none,jitter,mixup,smoter", "--models",
+        "ols,ridge=0.1", "--seeds", "3", "--out", out.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("ridge/mixup") && stdout.contains("p (Holm)"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("east, north, south"), "categories listed");
+    assert!(html.contains("4 row(s) dropped for a missing target"), "dropped rows counted");
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 2 * 8 * 3);
+    // the model learns the categorical effect: OLS at 40 rows is far below the spread of y
+    let rmse: Vec<f64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["arm"] == "ols/none" && v["size"] == 40)
+        .map(|v| v["scores"]["rmse"].as_f64().unwrap())
+        .collect();
+    assert!(rmse.iter().all(|&e| e < 4.0), "{rmse:?}");
+    // --missing error names the first missing cell
+    let (ok, _, err) = smalldata(&["tabular", "--dataset", csv.to_str().unwrap(), "--target", "y", "--missing", "error", "--out", out.to_str().unwrap()]);
+    assert!(!ok && err.contains("row 5") && err.contains("\"a\"") && err.contains("NA"), "{err}");
+}
+
+#[test]
+fn bad_csvs_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("o");
+    let cases = [
+        ("a,b\n1,2\n3,4\n", "price", "not in header"),
+        ("a,b,price\n1,NA,2\n3,,4\n", "price", "every cell of this column is missing"),
+        ("a,b,price\n1,2,3\n4,5,6\n7,eight,9\n10,11,12\n", "price", "\"eight\" is not a number"),
+    ];
+    for (i, (text, target, want)) in cases.iter().enumerate() {
+        let csv = dir.path().join(format!("t{i}.csv"));
+        write_csv(&csv, text);
+        let (ok, _, err) = smalldata(&["tabular", "--dataset", csv.to_str().unwrap(), "--target", target, "--sizes", "1", "--out", o.to_str().unwrap()]);
+        assert!(!ok && err.contains(want) && err.contains(&format!("t{i}.csv")), "{err}");
+    }
+}
