@@ -63,6 +63,12 @@ pub trait Arm<D>: Send + Sync {
     fn baseline(&self) -> Option<String> {
         None
     }
+    /// Checks against real data before any run starts (an image shape a backbone
+    /// cannot take, a class a generator does not know): `draw` is the experiment's
+    /// first cell. The default accepts everything.
+    fn preflight(&self, _draw: &D) -> Result<()> {
+        Ok(())
+    }
     /// Train on `draw` and score on its test part.
     fn run(&self, draw: &D, ctx: &RunContext) -> Result<ArmOutput>;
 }
@@ -255,6 +261,12 @@ pub fn run_experiment<T: Task, P: Protocol>(exp: &Experiment<T::Draw, P>, mut wo
     let mut workers = Vec::new();
     for _ in 0..exp.jobs.max(1).min(todo.len()) {
         workers.push(worker()?);
+    }
+    if let (Some(first), Some(cell)) = (workers.first(), todo.first()) {
+        let draw = first.draw(cell.size, cell.seed)?;
+        for (arm, info) in exp.arms.iter().zip(&infos) {
+            arm.preflight(&draw).map_err(|e| Error::Run { key: format!("{} (checked before any run)", info.name), source: Box::new(e) })?;
+        }
     }
     let mut workers = workers.into_iter();
     let outcome = parallel_runs(

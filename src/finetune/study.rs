@@ -138,7 +138,25 @@ impl Arm<ImageDraw> for TransferArm {
 
     fn describe(&self) -> String {
         let t = &self.train;
-        format!("{} ({} steps of {}, lr {})", self.strategy.name(), t.steps, t.batch_size, t.lr)
+        let file = self.checkpoint.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("{} from {file} ({} steps of {}, lr {})", self.strategy.name(), t.steps, t.batch_size, t.lr)
+    }
+
+    /// The backbone takes one-channel images (of any size): anything else is an error
+    /// naming both shapes.
+    fn preflight(&self, draw: &ImageDraw) -> Result<()> {
+        if !self.checkpoint.exists() {
+            return Err(Error::NotFound { what: "pretrained backbone".into(), searched: vec![self.checkpoint.clone()] });
+        }
+        let shape = draw.train.image_shape();
+        if shape[0] != 1 {
+            return Err(Error::shape(
+                format!("backbone {} vs the data's images", self.checkpoint.display()),
+                "[1, H, W] (a gray ResNet; --channels 1 converts)",
+                format!("{shape:?}"),
+            ));
+        }
+        Ok(())
     }
 
     fn run(&self, draw: &ImageDraw, ctx: &RunContext) -> Result<ArmOutput> {

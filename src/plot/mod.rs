@@ -21,7 +21,6 @@ pub use grid::{image_grid, ImageGrid};
 pub use heatmap::{confusion_heatmap, ConfusionHeatmap};
 pub use roc::{roc_chart, RocChart};
 
-use crate::error::IoContext;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;

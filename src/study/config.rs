@@ -221,12 +221,15 @@ pub enum Method {
 }
 
 /// The study's `diffusion` arm: for the class `class` — one the pretrained model has
-/// never seen — learn a token from the run's `n` real images of it (textual
-/// inversion, seeded by the run's seed), sample `ratio × n` images from it, add them
-/// to that class, train, score on the real test set.
+/// never seen — or, with `class: None`, for **every** class, learn a token from the
+/// run's `n` real images of it (textual inversion, seeded by the run's seed), sample
+/// `ratio × n` images from it, add them to that class, train, score on the real test
+/// set. The pretrained model must take the data's image shape (channels and size).
+/// Each token starts from the model's token for a class of the same name when it
+/// has one, else from `inversion.initializer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiffusionArm {
-    pub class: String,
+    pub class: Option<String>,
     pub ratio: usize,
     /// The exported pretrained model (`smalldata generate diffusion-pretrain`).
     pub pretrained: PathBuf,
@@ -240,7 +243,7 @@ impl Default for DiffusionArm {
     /// inversion from `sneaker`, DDIM-50 with guidance 3.
     fn default() -> Self {
         DiffusionArm {
-            class: "ankle boot".into(),
+            class: Some("ankle boot".into()),
             ratio: 4,
             pretrained: crate::generate::diffusion::pretrained_diffusion_path(),
             inversion: InversionConfig { placeholder: "<concept>".into(), initializer: "sneaker".into(), ..InversionConfig::default() },
@@ -299,9 +302,12 @@ impl Method {
             Method::Diffusion(arm) => {
                 let i = &arm.inversion;
                 format!(
-                    "diffusion ×{} for {:?} ({}; inversion from {:?}, {} vector(s), {} steps of {}, lr {}; {:?}, guidance {})",
+                    "diffusion ×{} for {} ({}; inversion from {:?}, {} vector(s), {} steps of {}, lr {}; {:?}, guidance {})",
                     arm.ratio,
-                    arm.class,
+                    match &arm.class {
+                        Some(c) => format!("{c:?}"),
+                        None => "every class".into(),
+                    },
                     arm.pretrained.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
                     i.initializer,
                     i.num_vectors,
@@ -498,8 +504,18 @@ impl StudyConfig {
                 crate::generate::gan::check_shape([c, up(h), up(w)], data.train.num_classes())?;
             }
             if let Method::Diffusion(arm) = &m {
-                if !data.train.class_names.iter().any(|n| n.eq_ignore_ascii_case(&arm.class)) {
-                    return Err(Error::invalid("diffusion class", &arm.class, format!("the data's classes are {:?}", data.train.class_names)));
+                if let Some(class) = &arm.class {
+                    if !data.train.class_names.iter().any(|n| n.eq_ignore_ascii_case(class)) {
+                        return Err(Error::invalid("diffusion class", class, format!("the data's classes are {:?}", data.train.class_names)));
+                    }
+                }
+                let model = crate::generate::diffusion::DiffusionModel::load_pretrained(&arm.pretrained, tch::Device::Cpu)?;
+                if model.shape != [c, h, w] {
+                    return Err(Error::shape(
+                        format!("diffusion model {} vs the data's images", arm.pretrained.display()),
+                        format!("{:?} (what the model was trained on)", model.shape),
+                        format!("{:?} (the data; --size and --channels change it)", [c, h, w]),
+                    ));
                 }
             }
         }

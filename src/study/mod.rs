@@ -129,6 +129,13 @@ impl Arm<ImageDraw> for ImageArm {
 /// Run (or resume) the study `cfg` and write its report. Flags are checked before
 /// any data is loaded, and sizes against the data before any training starts.
 pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
+    run_study_with(cfg, Vec::new())
+}
+
+/// [`run_study`] with more arms beside the study's methods — transfer strategies
+/// from [`crate::finetune`], say — compared with `none` like the others and checked
+/// against the data ([`Arm::preflight`]) before any run.
+pub fn run_study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) -> Result<StudyOutcome> {
     cfg.check()?;
     let data = cfg.data.load()?;
     cfg.check_data(&data)?;
@@ -160,6 +167,7 @@ pub fn run_study(cfg: &StudyConfig) -> Result<StudyOutcome> {
             .methods()
             .into_iter()
             .map(|method| Box::new(ImageArm { method, model: cfg.model, train: cfg.train.clone() }) as Box<dyn Arm<ImageDraw>>)
+            .chain(extra)
             .collect(),
         baseline: "none".into(),
         jobs: cfg.jobs,
@@ -209,17 +217,37 @@ fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, dev
     mix_real_synthetic(subset, &synthetic)
 }
 
-/// The run's real images plus `ratio × n` images of `arm.class` sampled from a token
-/// learned on the run's own images of that class.
+/// The run's real images plus, for `arm.class` (or every class), `ratio × n` images
+/// sampled from a token learned on the run's own images of that class.
 fn add_diffusion_samples(subset: &ImageDataset, arm: &DiffusionArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
     let model = DiffusionModel::load_pretrained(&arm.pretrained, device)?;
-    let class = subset.class_names.iter().position(|c| c.eq_ignore_ascii_case(&arm.class)).ok_or_else(|| Error::invalid("diffusion class", &arm.class, "not a class of the data"))?;
+    let classes: Vec<usize> = match &arm.class {
+        Some(name) => vec![subset
+            .class_names
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::invalid("diffusion class", name, "not a class of the data"))?],
+        None => (0..subset.num_classes()).collect(),
+    };
     let labels = subset.labels_vec();
-    let mine: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class as i64).collect();
-    let concept = subset.select(&mine)?;
-    let cfg = InversionConfig { seed: crate::derive_seed(seed, "study-inversion"), progress: false, ..arm.inversion.clone() };
-    let (token, _) = textual_inversion(&model, &concept, &cfg)?;
-    let images = model.sample_prompt(&token.vectors, arm.ratio * n, arm.sampler, arm.guidance, crate::derive_seed(seed, "study-diffusion-sample"))?;
-    let synthetic = ImageDataset::new(images, Tensor::full([(arm.ratio * n) as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
-    mix_real_synthetic(subset, &synthetic)
+    let mut synthetic = subset.shallow_clone();
+    for &class in &classes {
+        let mine: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class as i64).collect();
+        let concept = subset.select(&mine)?;
+        // one class keeps the seeds of the single-class arm; several get one stream each
+        let tag = |what: &str| if arm.class.is_some() { what.to_string() } else { format!("{what}/{class}") };
+        let name = &subset.class_names[class];
+        let known = model.vocabulary.class_tokens(name).is_ok();
+        let cfg = InversionConfig {
+            seed: crate::derive_seed(seed, &tag("study-inversion")),
+            progress: false,
+            initializer: if known && arm.class.is_none() { name.clone() } else { arm.inversion.initializer.clone() },
+            ..arm.inversion.clone()
+        };
+        let (token, _) = textual_inversion(&model, &concept, &cfg)?;
+        let images = model.sample_prompt(&token.vectors, arm.ratio * n, arm.sampler, arm.guidance, crate::derive_seed(seed, &tag("study-diffusion-sample")))?;
+        let made = ImageDataset::new(images, Tensor::full([(arm.ratio * n) as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
+        synthetic = mix_real_synthetic(&synthetic, &made)?;
+    }
+    Ok(synthetic)
 }

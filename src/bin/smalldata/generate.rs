@@ -72,6 +72,17 @@ pub(crate) enum GenerateCmd {
         seed: u64,
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Pretrain on your image folder instead of Fashion-MNIST: its training part
+        /// only (with no train/ and test/, the same 30% per class is held out as
+        /// `smalldata study --dataset FOLDER` holds out, and never seen here).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// With --folder: square side (a multiple of 4, at least 8; default: the images').
+        #[arg(long)]
+        size: Option<u32>,
+        /// With --folder: 1 or 3 channels (default: the images').
+        #[arg(long)]
+        channels: Option<usize>,
         /// Checkpoints (for resuming).
         #[arg(long, default_value = "report/diffusion")]
         out: PathBuf,
@@ -203,14 +214,23 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             print!("{}", smalldata::generate::tstr_table(&rows));
             println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
         }
-        GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, out, export } => {
+        GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, folder, size, channels, out, export } => {
             all_threads();
             use smalldata::generate::diffusion::*;
             let cfg = DiffusionConfig { steps, tokens_per_class, width, batch_size, lr, seed, out: Some(out), progress: true, ..DiffusionConfig::default() };
             let command = format!(
                 "smalldata generate diffusion-pretrain --steps {steps} --tokens-per-class {tokens_per_class} --width {width} --batch-size {batch_size} --lr {lr} --seed {seed}"
             );
-            let model = pretrain_diffusion(&cfg, data_dir.as_deref(), &export, &command)?;
+            let model = match &folder {
+                Some(dir) => {
+                    let fc = smalldata::data::FolderConfig { size: size.map(|s| (s, s)), channels, ..Default::default() };
+                    let (tt, _) = smalldata::data::image_folder_train_test(dir, &fc, 0.3, 0)?;
+                    println!("pretraining on {}", tt.source);
+                    let command = format!("{command} --folder {}{}{}", dir.display(), size.map(|s| format!(" --size {s}")).unwrap_or_default(), channels.map(|c| format!(" --channels {c}")).unwrap_or_default());
+                    pretrain_diffusion_on(&cfg, &tt.train, &export, &command)?
+                }
+                None => pretrain_diffusion(&cfg, data_dir.as_deref(), &export, &command)?,
+            };
             println!(
                 "diffusion: {} steps in {:.0} s, {} weights, {} tokens; final loss {:.4}; exported {}",
                 model.step,

@@ -1,7 +1,7 @@
 //! The `smalldata` command: a thin layer over the library.
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
-use smalldata::study::{run_study, StudyConfig, StudyData};
+use smalldata::study::{StudyConfig, StudyData};
 use smalldata::tabular::{run_tabular_study, TabularSource, TabularStudyConfig};
 use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
@@ -108,6 +108,13 @@ enum FinetuneCmd {
         out: PathBuf,
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Pretrain on your image folder (read as gray, --size px; its held-out 30% per
+        /// class, or its test/ part, is the source test set) instead of Fashion-MNIST 0–4.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// With --folder: square side in pixels.
+        #[arg(long, default_value_t = 28)]
+        size: u32,
     },
     /// Compare scratch, frozen + head, LoRA, full and gradual fine-tuning on classes 5–9.
     Run {
@@ -232,6 +239,19 @@ struct StudyArgs {
     /// from a token learned on each run's boots (textual inversion on the committed model).
     #[arg(long)]
     diffusion: Option<usize>,
+    /// A pretrained diffusion model (`smalldata generate diffusion-pretrain`) for the
+    /// `diffusion` arm on your own images: one token per class is inverted from each
+    /// run's images (the model must take the images' size and channels). Adds the arm
+    /// (4 synthetic images per real one unless --diffusion says otherwise).
+    #[arg(long)]
+    diffusion_model: Option<PathBuf>,
+    /// A pretrained backbone (the committed Fashion-MNIST ResNet, or one made by
+    /// `smalldata finetune pretrain`): adds the transfer strategies as arms.
+    #[arg(long)]
+    backbone: Option<PathBuf>,
+    /// Transfer strategies added with --backbone.
+    #[arg(long, value_delimiter = ',', default_value = "frozen-linear,lora=8,full")]
+    strategies: Vec<String>,
     /// Inversion steps of the `diffusion` arm.
     #[arg(long, default_value_t = smalldata::generate::diffusion::InversionConfig::default().steps)]
     inversion_steps: usize,
@@ -290,7 +310,9 @@ impl StudyArgs {
             },
             ..defaults.train.clone()
         };
-        let data = match StudyData::parse(&self.dataset, self.data_dir.clone())? {
+        let parsed = StudyData::parse(&self.dataset, self.data_dir.clone())?;
+        let is_folder = matches!(parsed, StudyData::Folder { .. });
+        let data = match parsed {
             StudyData::Folder { path, .. } => {
                 StudyData::Folder { path, size: self.size, channels: self.channels, skip_bad: self.skip_bad, test_fraction: self.test_fraction }
             }
@@ -310,14 +332,7 @@ impl StudyArgs {
                 let arm = smalldata::study::GanArm::default();
                 smalldata::study::GanArm { ratio, gan: smalldata::generate::GanConfig { steps: self.gan_steps, ..arm.gan } }
             }),
-            diffusion: self.diffusion.map(|ratio| {
-                let arm = smalldata::study::DiffusionArm::default();
-                smalldata::study::DiffusionArm {
-                    ratio,
-                    inversion: smalldata::generate::diffusion::InversionConfig { steps: self.inversion_steps, ..arm.inversion.clone() },
-                    ..arm
-                }
-            }),
+            diffusion: self.diffusion_arm(is_folder),
             seeds: self.seeds,
             model: self.model.parse()?,
             train,
@@ -332,8 +347,48 @@ impl StudyArgs {
     }
 }
 
+impl StudyArgs {
+    /// The diffusion arm: with --diffusion-model, every class on that model; with
+    /// --diffusion alone, ankle boots on the committed Fashion-MNIST model — which a
+    /// folder of other images cannot use, so there it is skipped with a line.
+    fn diffusion_arm(&self, is_folder: bool) -> Option<smalldata::study::DiffusionArm> {
+        let arm = smalldata::study::DiffusionArm::default();
+        let inversion = smalldata::generate::diffusion::InversionConfig { steps: self.inversion_steps, ..arm.inversion.clone() };
+        match (&self.diffusion_model, self.diffusion) {
+            (Some(model), ratio) => {
+                Some(smalldata::study::DiffusionArm { class: None, ratio: ratio.unwrap_or(arm.ratio), pretrained: model.clone(), inversion, ..arm })
+            }
+            (None, Some(_)) if is_folder => {
+                println!("diffusion arm skipped: give --diffusion-model, a model pretrained on images of this size (smalldata generate diffusion-pretrain --folder)");
+                None
+            }
+            (None, Some(ratio)) => Some(smalldata::study::DiffusionArm { ratio, inversion, ..arm }),
+            (None, None) => None,
+        }
+    }
+
+    /// Transfer strategies over --backbone, as arms beside the study's methods.
+    fn transfer_arms(&self) -> smalldata::Result<Vec<Box<dyn smalldata::experiment::Arm<smalldata::experiment::ImageDraw>>>> {
+        let Some(backbone) = &self.backbone else {
+            println!("transfer arms skipped: no --backbone given");
+            return Ok(Vec::new());
+        };
+        self.strategies
+            .iter()
+            .map(|s| {
+                let arm = smalldata::finetune::TransferArm { strategy: s.parse()?, checkpoint: backbone.clone(), train: Default::default() };
+                Ok(Box::new(arm) as Box<dyn smalldata::experiment::Arm<smalldata::experiment::ImageDraw>>)
+            })
+            .collect()
+    }
+}
+
 fn study(cfg: &StudyConfig) -> smalldata::Result<()> {
-    let outcome = run_study(cfg)?;
+    study_with(cfg, Vec::new())
+}
+
+fn study_with(cfg: &StudyConfig, extra: Vec<Box<dyn smalldata::experiment::Arm<smalldata::experiment::ImageDraw>>>) -> smalldata::Result<()> {
+    let outcome = smalldata::study::run_study_with(cfg, extra)?;
     println!();
     print!("{}", outcome.summary.to_table());
     println!(
@@ -469,7 +524,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         }
         Command::Study(args) => {
             let cfg = args.config()?;
-            study(&cfg)?;
+            study_with(&cfg, args.transfer_arms()?)?;
         }
         Command::Tabular(a) => {
             let missing: data::Missing = a.missing.parse()?;
@@ -496,10 +551,21 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             print!("\n{}", outcome.summary.to_table());
             println!("{} runs ({} fitted now, {} resumed); {:.0} s\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.seconds, outcome.report.display());
         }
-        Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, out, data_dir } } => {
+        Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, out, data_dir, folder, size } } => {
             tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
             let t = std::time::Instant::now();
-            let acc = smalldata::finetune::pretrain_source(data_dir.as_deref(), steps, seed, &out)?;
+            let acc = match &folder {
+                Some(dir) => {
+                    let fc = FolderConfig { size: Some((size, size)), channels: Some(1), ..Default::default() };
+                    let (tt, _) = data::image_folder_train_test(dir, &fc, 0.3, 0)?;
+                    println!("pretraining on {}", tt.source);
+                    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(parent).map_err(|source| smalldata::Error::Io { path: parent.into(), source })?;
+                    }
+                    smalldata::finetune::pretrain(&tt.train, &tt.test, steps, seed, &out)?
+                }
+                None => smalldata::finetune::pretrain_source(data_dir.as_deref(), steps, seed, &out)?,
+            };
             println!("pretrained {steps} steps in {:.0} s; source-test accuracy (classes 0–4) {acc:.4}; saved {}", t.elapsed().as_secs_f64(), out.display());
         }
         Command::Finetune {

@@ -35,6 +35,14 @@ pub fn without_class(data: &ImageDataset, held_out: i64) -> Result<ImageDataset>
 pub fn pretrain_diffusion(cfg: &DiffusionConfig, data_dir: Option<&Path>, export: &Path, command: &str) -> Result<DiffusionModel> {
     let data = fashion_mnist(data_dir)?;
     let train = without_class(&data.train, HELD_OUT_CLASS)?;
+    pretrain_diffusion_on(cfg, &train, export, command)
+}
+
+/// Pretrain (or resume) on `train` — the user's own images of a related domain, say
+/// the training part of an image folder, never its held-out test part — with one
+/// token per class name (`tokens_per_class` each), and export the sampling weights.
+pub fn pretrain_diffusion_on(cfg: &DiffusionConfig, train: &ImageDataset, export: &Path, command: &str) -> Result<DiffusionModel> {
+    let train = train.shallow_clone();
     let vocab = Vocabulary::new(&train.class_names, cfg.tokens_per_class);
     let tokens = assign_tokens(&train, &vocab, cfg.seed)?;
     let mut model = DiffusionModel::new(cfg.clone(), train.image_shape(), vocab, crate::device()?)?;

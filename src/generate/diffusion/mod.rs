@@ -23,7 +23,7 @@ mod textual_inversion;
 mod unet;
 
 pub use experiment::{
-    mean_diffusion_loss, pretrain_diffusion, pretrained_diffusion_path, run_inversion_experiment, without_class, ConditioningLosses, InversionExperimentConfig,
+    mean_diffusion_loss, pretrain_diffusion, pretrain_diffusion_on, pretrained_diffusion_path, run_inversion_experiment, without_class, ConditioningLosses, InversionExperimentConfig,
     InversionReport, HELD_OUT_CLASS,
     PRETRAINED_DIFFUSION,
 };
