@@ -316,6 +316,17 @@ mod tests {
     }
 
     #[test]
+    fn the_strict_reader_takes_the_target_anywhere() {
+        let f = csv("a,y,b\n1,10,2\n3,30,4\n");
+        let t = TabularData::from_csv(f.path(), "y").unwrap();
+        assert_eq!(t.x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(t.y, ndarray::array![10.0, 30.0]);
+        assert_eq!(t.feature_names, vec!["a", "b"]);
+        let f = csv("a,c,y\n1,x,10\n3,z,30\n");
+        assert!(TabularData::from_csv(f.path(), "y").unwrap_err().to_string().contains("categorical"));
+    }
+
+    #[test]
     fn missing_cells_are_imputed_from_training_rows_only() {
         let f = csv("a,colour,y\n1,red,10\nNA,blue,20\n3,,30\n100,red,NA\n5,blue,50\n?,red,60\n");
         let t = Table::from_csv(f.path(), "y", Missing::Impute).unwrap();

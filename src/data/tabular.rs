@@ -182,23 +182,6 @@ fn name_or_default(names: &[String], n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn csv(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
-    }
-
-    #[test]
-    fn reads_target_anywhere() {
-        let f = csv("a,y,b\n1,10,2\n3,30,4\n");
-        let t = TabularData::from_csv(f.path(), "y").unwrap();
-        assert_eq!(t.x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
-        assert_eq!(t.y, ndarray::array![10.0, 30.0]);
-        assert_eq!(t.feature_names, vec!["a", "b"]);
-    }
-
     /// linfa-datasets ships the *pre-scaled* file that scikit-learn distributed before
     /// 1.1 (all but its first row survive linfa's reader). That file was scaled from
     /// slightly different arithmetic and agrees with today's `load_diabetes()` to about

@@ -147,21 +147,7 @@ impl ExperimentOutcome {
 impl<D, P: Protocol> Experiment<D, P> {
     /// Checks that need no data and no training.
     pub fn check(&self) -> Result<()> {
-        if self.sizes.is_empty() {
-            return Err(Error::invalid("sizes", "[]", "give at least one training size"));
-        }
-        if let Some(&z) = self.sizes.iter().find(|&&n| n == 0) {
-            return Err(Error::invalid("size", z, "must be at least 1"));
-        }
-        let mut sorted = self.sizes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != self.sizes.len() {
-            return Err(Error::invalid("sizes", format!("{:?}", self.sizes), "each size may appear once"));
-        }
-        if self.seeds.is_empty() {
-            return Err(Error::invalid("seeds", 0, "an experiment needs at least 1 seed (3 or more for confidence intervals)"));
-        }
+        check_grid(&self.sizes, self.seeds.len())?;
         if self.arms.is_empty() {
             return Err(Error::invalid("arms", "[]", "an experiment needs at least one arm"));
         }
@@ -187,6 +173,27 @@ impl<D, P: Protocol> Experiment<D, P> {
             })
             .collect()
     }
+}
+
+/// The grid's own checks, shared by every verb's config: at least one size, each at
+/// least 1 and given once, and at least one seed.
+pub fn check_grid(sizes: &[usize], seeds: usize) -> Result<()> {
+    if sizes.is_empty() {
+        return Err(Error::invalid("sizes", "[]", "give at least one training size"));
+    }
+    if let Some(&z) = sizes.iter().find(|&&n| n == 0) {
+        return Err(Error::invalid("size", z, "must be at least 1"));
+    }
+    let mut sorted = sizes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != sizes.len() {
+        return Err(Error::invalid("sizes", format!("{sizes:?}"), "each size may appear once"));
+    }
+    if seeds == 0 {
+        return Err(Error::invalid("seeds", 0, "an experiment needs at least 1 seed (3 or more for confidence intervals)"));
+    }
+    Ok(())
 }
 
 /// One cell of the grid.

@@ -88,7 +88,7 @@ mod summary;
 mod tasks;
 
 pub use engine::{
-    parallel_runs, run_experiment, Arm, ArmInfo, ArmOutput, Experiment, ExperimentOutcome, RunContext, StudyFile, Task, CONFIG_FILE, RESULTS_FILE,
+    check_grid, parallel_runs, run_experiment, Arm, ArmInfo, ArmOutput, Experiment, ExperimentOutcome, RunContext, StudyFile, Task, CONFIG_FILE, RESULTS_FILE,
 };
 pub use protocol::{protocol_hash, Protocol};
 pub use report::{charts, write_report, ReportInfo};

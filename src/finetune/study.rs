@@ -76,12 +76,7 @@ pub struct TransferProtocol {
 
 impl TransferStudyConfig {
     pub fn check(&self) -> Result<()> {
-        if self.sizes.is_empty() || self.sizes.contains(&0) {
-            return Err(Error::invalid("sizes", format!("{:?}", self.sizes), "give labelled images per class, each at least 1"));
-        }
-        if self.seeds == 0 {
-            return Err(Error::invalid("seeds", 0, "need at least 1"));
-        }
+        crate::experiment::check_grid(&self.sizes, self.seeds)?;
         if self.strategies.is_empty() {
             return Err(Error::invalid("strategies", "[]", "need at least one"));
         }

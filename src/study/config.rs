@@ -443,21 +443,7 @@ impl StudyConfig {
 
     /// Checks that need no data: run before anything is loaded or trained.
     pub fn check(&self) -> Result<()> {
-        if self.sizes.is_empty() {
-            return Err(Error::invalid("sizes", "[]", "give at least one number of images per class"));
-        }
-        if let Some(&z) = self.sizes.iter().find(|&&n| n == 0) {
-            return Err(Error::invalid("size", z, "images per class must be at least 1"));
-        }
-        let mut sorted = self.sizes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != self.sizes.len() {
-            return Err(Error::invalid("sizes", format!("{:?}", self.sizes), "each size may appear once"));
-        }
-        if self.seeds == 0 {
-            return Err(Error::invalid("seeds", 0, "a study needs at least 1 seed (3 or more for confidence intervals)"));
-        }
+        crate::experiment::check_grid(&self.sizes, self.seeds)?;
         if self.jobs == 0 {
             return Err(Error::invalid("jobs", 0, "must be at least 1"));
         }

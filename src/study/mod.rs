@@ -36,6 +36,42 @@
 //! # std::fs::remove_dir_all(out).ok();
 //! # Ok(()) }
 //! ```
+//!
+//! On your own images: a folder with one sub-folder of pictures per class (here
+//! written by the example itself). With no `train/` and `test/` inside, 30% of each
+//! class is held out once for testing; size and channels are what the images are.
+//!
+//! ```
+//! use smalldata::image::{GrayImage, Luma};
+//! use smalldata::study::{run_study, Op, StudyConfig, StudyData};
+//! use smalldata::train::{Length, TrainConfig};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tmp = std::env::temp_dir().join(format!("smalldata-doc-folder-{}", std::process::id()));
+//! for (k, class) in ["dark", "light"].iter().enumerate() {
+//!     std::fs::create_dir_all(tmp.join("images").join(class))?;
+//!     for i in 0..6u32 {
+//!         let img = GrayImage::from_fn(16, 16, |x, y| Luma([(k as u32 * 150 + (x * y + i) % 60) as u8]));
+//!         img.save(tmp.join("images").join(class).join(format!("{i}.png")))?;
+//!     }
+//! }
+//! let cfg = StudyConfig {
+//!     data: StudyData::folder(tmp.join("images")),
+//!     sizes: vec![2, 4],
+//!     ops: vec![Op::Noise { sigma: 0.05 }],
+//!     seeds: 2,
+//!     train: TrainConfig { length: Length::Steps(20), batch_size: 8, progress: false, ..TrainConfig::default() },
+//!     out: tmp.join("report"),
+//!     progress: false,
+//!     ..StudyConfig::default()
+//! };
+//! let outcome = run_study(&cfg)?;
+//! assert_eq!(outcome.class_names, ["dark", "light"]);
+//! assert_eq!(outcome.test_images, 4); // round(30% of 6) = 2 per class
+//! assert!(outcome.data_source.contains("gray 16×16"));
+//! println!("{}", outcome.summary.to_table()); // in a notebook, `outcome` alone shows it inline
+//! # std::fs::remove_dir_all(tmp).ok();
+//! # Ok(()) }
+//! ```
 
 mod config;
 

@@ -223,12 +223,7 @@ impl Arm<TableDraw> for TabularArm {
 impl TabularStudyConfig {
     /// Checks that need no data.
     pub fn check(&self) -> Result<()> {
-        if self.sizes.is_empty() || self.sizes.contains(&0) {
-            return Err(Error::invalid("sizes", format!("{:?}", self.sizes), "give training sizes of at least 1 row"));
-        }
-        if self.seeds == 0 {
-            return Err(Error::invalid("seeds", 0, "a study needs at least 1 seed (3 or more for confidence intervals)"));
-        }
+        crate::experiment::check_grid(&self.sizes, self.seeds)?;
         if self.methods.is_empty() || self.models.is_empty() {
             return Err(Error::invalid("methods / models", format!("{} / {}", self.methods.len(), self.models.len()), "need at least one of each"));
         }
