@@ -10,10 +10,12 @@
 //! Nothing is imputed at reading time. [`Table::prepare`] turns a (train, test) pair
 //! of row sets into numeric [`TabularData`]: a missing number becomes the **median
 //! of that run's training rows**, a missing category the most frequent one in them
-//! (fitted on training rows only, never on test rows); categories become one-hot
-//! columns (`name=value`), the category list coming from the whole file (it is the
-//! column's schema, not a statistic of its values); a column with no value in the
-//! training rows is dropped for that run. What it did is returned as notes.
+//! (fitted on training rows only, never on test rows). Categories become one-hot
+//! columns (`name=value`) in **reference coding**: the training rows' most frequent
+//! level is the reference (all zeros), so the columns are not collinear with a
+//! model's intercept, and a level absent from the training rows is coded as the
+//! reference. A column with no value, or a single value, in the training rows is
+//! dropped for that run. What it did is returned as notes.
 
 use super::tabular::TabularData;
 use crate::{Error, Result};
@@ -89,7 +91,8 @@ pub struct Table {
 pub struct Prepared {
     pub train: TabularData,
     pub test: TabularData,
-    /// Column ranges of the one-hot groups in `train.x` / `test.x`.
+    /// Column ranges of the one-hot groups in `train.x` / `test.x` (reference
+    /// coding: a row of zeros is the reference level).
     pub one_hot: Vec<Range<usize>>,
     /// What was imputed or dropped, for the report.
     pub notes: Vec<String>,
@@ -227,6 +230,10 @@ impl Table {
                     v.sort_by(f64::total_cmp);
                     let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
                     let fill = |i: usize| if values[i].is_nan() { median } else { values[i] };
+                    if train.iter().all(|&i| fill(i) == median) && train.len() > 1 {
+                        notes.push(format!("column {name:?} dropped: constant ({median}) in this run's training rows"));
+                        continue;
+                    }
                     train.iter().zip(xt.iter_mut()).for_each(|(&i, r)| r.push(fill(i)));
                     test.iter().zip(xs.iter_mut()).for_each(|(&i, r)| r.push(fill(i)));
                     names.push(name.clone());
@@ -234,16 +241,24 @@ impl Table {
                 Column::Categorical { name, categories, codes } => {
                     let mut counts = vec![0usize; categories.len()];
                     train.iter().filter_map(|&i| codes[i]).for_each(|k| counts[k] += 1);
+                    // the reference level: the most frequent in the training rows (ties: the first)
                     let mode = (0..counts.len()).max_by_key(|&k| (counts[k], std::cmp::Reverse(k))).unwrap_or(0);
+                    let kept: Vec<usize> = (0..categories.len()).filter(|&k| k != mode && counts[k] > 0).collect();
+                    let absent: Vec<&str> = (0..categories.len()).filter(|&k| counts[k] == 0).map(|k| categories[k].as_str()).collect();
+                    if !absent.is_empty() {
+                        notes.push(format!("column {name:?}: level(s) {absent:?} absent from this run's training rows, coded as the reference {:?}", categories[mode]));
+                    }
                     let start = names.len();
                     let fill = |i: usize, r: &mut Vec<f64>| {
-                        let k = codes[i].unwrap_or(mode);
-                        r.extend((0..categories.len()).map(|j| if j == k { 1.0 } else { 0.0 }));
+                        let k = codes[i].filter(|k| kept.contains(k)).unwrap_or(mode);
+                        r.extend(kept.iter().map(|&j| if j == k { 1.0 } else { 0.0 }));
                     };
                     train.iter().zip(xt.iter_mut()).for_each(|(&i, r)| fill(i, r));
                     test.iter().zip(xs.iter_mut()).for_each(|(&i, r)| fill(i, r));
-                    names.extend(categories.iter().map(|c| format!("{name}={c}")));
-                    one_hot.push(start..names.len());
+                    names.extend(kept.iter().map(|&k| format!("{name}={}", categories[k])));
+                    if !kept.is_empty() {
+                        one_hot.push(start..names.len());
+                    }
                 }
             }
         }
@@ -289,16 +304,19 @@ impl Table {
     }
 }
 
-/// Put synthetic rows back on valid one-hot codes: in each group, the largest entry
-/// becomes 1 and the others 0. After mixup or SMOTER (a convex combination of two
-/// parents) this is the category of the parent with the larger weight; after a small
-/// jitter it is the row's own category; after a synthesizer, its most likely one.
+/// Put synthetic rows back on valid reference-coded one-hot codes. In each group
+/// the implicit reference level has the value `1 − Σ group`; the level with the
+/// largest value wins (ties: the reference, then the first column). After mixup or
+/// SMOTER (a convex combination of two parents) this is the category of the parent
+/// with the larger weight; after a small jitter it is the row's own category; after
+/// a synthesizer, its most likely one.
 pub fn project_one_hot(x: &mut Array2<f64>, groups: &[Range<usize>]) {
     for mut row in x.rows_mut() {
         for g in groups {
-            let k = g.clone().max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a))).unwrap_or(g.start);
+            let reference = 1.0 - g.clone().map(|j| row[j]).sum::<f64>();
+            let k = g.clone().max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a))).filter(|&k| row[k] > reference);
             for j in g.clone() {
-                row[j] = if j == k { 1.0 } else { 0.0 };
+                row[j] = if Some(j) == k { 1.0 } else { 0.0 };
             }
         }
     }
@@ -334,12 +352,13 @@ mod tests {
         assert_eq!(t.categorical(), vec![("colour", &["blue".to_string(), "red".to_string()][..])]);
         // train rows 0, 2, 3 (a = 1, 3, 5: median 3), test rows 1, 4
         let p = t.prepare(&[0, 2, 3], &[1, 4]).unwrap();
-        assert_eq!(p.train.feature_names, vec!["a", "colour=blue", "colour=red"]);
-        assert_eq!(p.one_hot, vec![1..3]);
-        // row 2 has no colour: the training mode (blue and red once each → first, blue)
-        assert_eq!(p.train.x, ndarray::array![[1.0, 0.0, 1.0], [3.0, 1.0, 0.0], [5.0, 1.0, 0.0]]);
+        // blue and red once each in the training rows: the first, blue, is the reference
+        assert_eq!(p.train.feature_names, vec!["a", "colour=red"]);
+        assert_eq!(p.one_hot, vec![1..2]);
+        // row 2 has no colour: the training mode, blue (the reference, 0)
+        assert_eq!(p.train.x, ndarray::array![[1.0, 1.0], [3.0, 0.0], [5.0, 0.0]]);
         // test row 1 had a = NA → the training median 3, never a test statistic
-        assert_eq!(p.test.x, ndarray::array![[3.0, 1.0, 0.0], [3.0, 0.0, 1.0]]);
+        assert_eq!(p.test.x, ndarray::array![[3.0, 0.0], [3.0, 1.0]]);
         assert_eq!(p.test.y, ndarray::array![20.0, 60.0]);
         assert!(p.notes.iter().any(|n| n.contains("imputed 1") && n.contains("2 in the test")), "{:?}", p.notes);
     }
@@ -368,8 +387,21 @@ mod tests {
 
     #[test]
     fn one_hot_projection_keeps_codes_valid() {
-        let mut x = ndarray::array![[0.3, 0.7, 5.0], [0.5, 0.5, 1.0], [1.02, -0.01, 2.0]];
+        // two coded levels and an implicit reference (1 − the sum)
+        let mut x = ndarray::array![[0.3, 0.7, 5.0], [0.5, 0.5, 1.0], [1.02, -0.01, 2.0], [0.2, 0.1, 3.0]];
         project_one_hot(&mut x, &[0..2]);
-        assert_eq!(x, ndarray::array![[0.0, 1.0, 5.0], [1.0, 0.0, 1.0], [1.0, 0.0, 2.0]]);
+        assert_eq!(x, ndarray::array![[0.0, 1.0, 5.0], [1.0, 0.0, 1.0], [1.0, 0.0, 2.0], [0.0, 0.0, 3.0]]);
+    }
+
+    #[test]
+    fn levels_absent_from_training_and_constant_columns() {
+        let f = csv("k,c,y\n1,a,1\n1,a,2\n1,b,3\n2,c,4\n");
+        let t = Table::from_csv(f.path(), "y", Missing::Impute).unwrap();
+        let p = t.prepare(&[0, 1, 2], &[3]).unwrap();
+        // k is 1 on every training row; c: a is the reference, b coded, c absent
+        assert_eq!(p.train.feature_names, vec!["c=b"]);
+        assert_eq!(p.test.x, ndarray::array![[0.0]]);
+        assert!(p.notes.iter().any(|n| n.contains("\"k\" dropped: constant")), "{:?}", p.notes);
+        assert!(p.notes.iter().any(|n| n.contains("[\"c\"] absent")), "{:?}", p.notes);
     }
 }
