@@ -164,11 +164,13 @@ impl<D, P: Protocol> Experiment<D, P> {
 
     /// Name, parameters and comparison of every arm, in table order.
     pub fn arm_infos(&self) -> Vec<ArmInfo> {
+        let names: Vec<String> = self.arms.iter().map(|a| a.name()).collect();
+        let common = names.contains(&self.baseline).then(|| self.baseline.clone());
         self.arms
             .iter()
             .map(|a| {
                 let name = a.name();
-                let baseline = a.baseline().or_else(|| Some(self.baseline.clone())).filter(|b| *b != name);
+                let baseline = a.baseline().or_else(|| common.clone()).filter(|b| *b != name);
                 ArmInfo { name, params: a.describe(), baseline }
             })
             .collect()
@@ -415,4 +417,112 @@ where
         }
     });
     first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task whose draw is just its cell, and an arm scoring a made-up regression.
+    struct Cells;
+    impl Task for Cells {
+        type Draw = (usize, u64);
+        fn draw(&self, size: usize, seed: u64) -> Result<(usize, u64)> {
+            Ok((size, seed))
+        }
+    }
+    struct Fake {
+        name: &'static str,
+        fail_at: Option<(usize, u64)>,
+        refuse: bool,
+    }
+    impl Arm<(usize, u64)> for Fake {
+        fn name(&self) -> String {
+            self.name.into()
+        }
+        fn describe(&self) -> String {
+            format!("fake {}", self.name)
+        }
+        fn preflight(&self, _: &(usize, u64)) -> Result<()> {
+            if self.refuse {
+                return Err(Error::shape("fake input", "[1, H, W]", "[3, 8, 8]"));
+            }
+            Ok(())
+        }
+        fn run(&self, &(size, seed): &(usize, u64), _: &RunContext) -> Result<ArmOutput> {
+            if self.fail_at == Some((size, seed)) {
+                return Err(Error::NotEnoughSamples { class: 2, asked: size, available: 1 });
+            }
+            let e = 10.0 / size as f64 + seed as f64 * 0.01 + if self.name == "b" { -0.5 } else { 0.0 };
+            Ok(ArmOutput {
+                scores: Scores::Regression { rmse: e, mae: e / 2.0, r2: 1.0 - e / 10.0 },
+                train_seconds: 0.0,
+                eval_seconds: 0.0,
+                final_train_loss: None,
+                test_size: 10,
+                detail: None,
+            })
+        }
+    }
+
+    fn experiment(out: &Path, arms: Vec<Box<dyn Arm<(usize, u64)>>>) -> Experiment<(usize, u64), String> {
+        Experiment {
+            title: "fake".into(),
+            protocol: "v1".into(),
+            sizes: vec![2, 4],
+            size_label: "rows".into(),
+            seeds: vec![0, 1, 2],
+            arms,
+            baseline: "a".into(),
+            jobs: 2,
+            out: out.to_path_buf(),
+            progress: false,
+            restart: false,
+            notes: vec![],
+            config: serde_json::Value::Null,
+        }
+    }
+
+    fn arm(name: &'static str) -> Box<dyn Arm<(usize, u64)>> {
+        Box::new(Fake { name, fail_at: None, refuse: false })
+    }
+
+    #[test]
+    fn a_failing_run_keeps_its_cause_and_the_rows_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let failing: Box<dyn Arm<(usize, u64)>> = Box::new(Fake { name: "b", fail_at: Some((4, 1)), refuse: false });
+        let e = run_experiment(&experiment(dir.path(), vec![arm("a"), failing]), || Ok(Cells)).unwrap_err();
+        match &e {
+            Error::Run { key, source } => {
+                assert_eq!(key, "n=4 b seed 1");
+                assert!(matches!(**source, Error::NotEnoughSamples { class: 2, asked: 4, available: 1 }), "{source:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(std::error::Error::source(&e).is_some());
+        // every run finished before the failure is on disk; fixed, the rest runs
+        let kept = ResultsFile::<RunRow>::open(dir.path().join(RESULTS_FILE)).unwrap().rows().len();
+        assert!((6..12).contains(&kept), "{kept}");
+        let out = run_experiment(&experiment(dir.path(), vec![arm("a"), arm("b")]), || Ok(Cells)).unwrap();
+        assert_eq!((out.resumed, out.ran), (kept, 12 - kept));
+        let b = out.summary.get(2, "b").unwrap();
+        assert_eq!(b.baseline.as_deref(), Some("a"));
+        assert!((b.metric(crate::experiment::Metric::Rmse).unwrap().vs_baseline.unwrap().mean_diff + 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn preflight_refuses_before_any_run_and_a_new_protocol_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let refusing: Box<dyn Arm<(usize, u64)>> = Box::new(Fake { name: "b", fail_at: None, refuse: true });
+        let e = run_experiment(&experiment(dir.path(), vec![arm("a"), refusing]), || Ok(Cells)).unwrap_err().to_string();
+        assert!(e.contains("b (checked before any run)") && e.contains("[3, 8, 8]"), "{e}");
+        assert_eq!(ResultsFile::<RunRow>::open(dir.path().join(RESULTS_FILE)).unwrap().rows().len(), 0);
+        run_experiment(&experiment(dir.path(), vec![arm("a")]), || Ok(Cells)).unwrap();
+        let changed = Experiment { protocol: "v2".to_string(), ..experiment(dir.path(), vec![arm("a")]) };
+        let e = run_experiment(&changed, || Ok(Cells)).unwrap_err().to_string();
+        assert!(e.contains("study.json") && e.contains("was \"v1\", now \"v2\""), "{e}");
+        // --restart discards the old rows and runs under the new protocol
+        let restarted = Experiment { restart: true, ..changed };
+        assert_eq!(run_experiment(&restarted, || Ok(Cells)).unwrap().ran, 6);
+    }
 }

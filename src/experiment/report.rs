@@ -67,7 +67,7 @@ pub fn write_report(out: &Path, summary: &ExperimentSummary, info: &ReportInfo) 
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>smalldata: {title}</title>\
          <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}table{{border-collapse:collapse}}\
-         td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}td:nth-child(2){{text-align:left}}\
+         td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}td:nth-child(2),th:nth-child(2){{text-align:left}}\
          figure{{display:inline-block;margin:1em}}</style></head><body>\
          <h1>{title}</h1>{notes}\
          <p>{seeds} seed(s); each seed fixes the training draw shared by every arm (and, where an arm trains a network, \
