@@ -256,3 +256,34 @@ fn a_study_on_a_folder_with_a_backbone_and_a_diffusion_model() {
     let (ok, _, err) = study(&rgb, &dir.path().join("o3"), &["--sizes", "3", "--ops", "none", "--diffusion-model", DIFFUSION]);
     assert!(!ok && err.contains("[1, 28, 28]") && err.contains("[3, 28, 28]"), "{err}");
 }
+
+#[test]
+fn backbones_and_diffusion_models_pretrained_on_a_folder_serve_a_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    write_classes(&source, 16, false, &[6, 6]);
+    let target = dir.path().join("target");
+    write_classes(&target, 16, false, &[6, 6, 6]);
+    let backbone = dir.path().join("backbone.safetensors");
+    let (ok, stdout, err) = smalldata(&[
+        "finetune", "pretrain", "--folder", source.to_str().unwrap(), "--size", "16", "--steps", "3", "--out", backbone.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("pretraining on image folder") && backbone.exists(), "{stdout}");
+    let ddpm = dir.path().join("ddpm.safetensors");
+    let (ok, stdout, err) = smalldata(&[
+        "generate", "diffusion-pretrain", "--folder", target.to_str().unwrap(), "--steps", "2", "--batch-size", "4", "--width", "8",
+        "--tokens-per-class", "1", "--out", dir.path().join("ck").to_str().unwrap(), "--export", ddpm.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // trained on the training part only: 4 of each class's 6 images (2 held out)
+    assert!(stdout.contains("12 left to draw training sets from"), "{stdout}");
+    let out = dir.path().join("study");
+    let (ok, stdout, err) = study(
+        &target,
+        &out,
+        &["--sizes", "2", "--ops", "none", "--backbone", backbone.to_str().unwrap(), "--strategies", "frozen-linear", "--diffusion-model", ddpm.to_str().unwrap(), "--inversion-steps", "2"],
+    );
+    assert!(ok, "{err}");
+    assert!(stdout.contains("frozen-linear") && stdout.contains("diffusion"), "{stdout}");
+}

@@ -267,7 +267,8 @@ pub fn pretrain(source_train: &ImageDataset, source_test: &ImageDataset, steps: 
     let head_vs = nn::VarStore::new(device);
     let clf = head(&head_vs, None, source_train.num_classes() as i64, seed)?;
     let (mut ob, mut oh) = (adam(&backbone_vs, 1e-3)?, adam(&head_vs, 1e-3)?);
-    let crop = RandomCrop::new(28, 28).padding(2).build()?;
+    let [_, h, w] = source_train.image_shape();
+    let crop = RandomCrop::new(h as i64, w as i64).padding(2).build()?;
     let mut rng = AugRng::new(derive_seed(seed, "augment"));
     let n = source_train.len();
     let progress = crate::train::Progress::new(steps as u64, true, "pretrain");

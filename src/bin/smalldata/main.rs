@@ -235,8 +235,10 @@ struct StudyArgs {
     /// Generator updates of the `gan` arm.
     #[arg(long, default_value_t = 2000)]
     gan_steps: usize,
-    /// Add the `diffusion` arm: this many synthetic ankle boots per real one, sampled
-    /// from a token learned on each run's boots (textual inversion on the committed model).
+    /// Add the `diffusion` arm with this many synthetic images per real one. On
+    /// Fashion-MNIST without --diffusion-model: ankle boots, from a token learned on
+    /// each run's boots (textual inversion on the committed model); with
+    /// --diffusion-model: every class, on that model.
     #[arg(long)]
     diffusion: Option<usize>,
     /// A pretrained diffusion model (`smalldata generate diffusion-pretrain`) for the
