@@ -271,8 +271,13 @@ pub fn pretrain(source_train: &ImageDataset, source_test: &ImageDataset, steps: 
     let crop = RandomCrop::new(h as i64, w as i64).padding(2).build()?;
     let mut rng = AugRng::new(derive_seed(seed, "augment"));
     let n = source_train.len();
+    if n == 0 {
+        return Err(Error::invalid("source images", 0, "pretraining needs at least one image"));
+    }
+    // batches of 64 (fewer when the source set is smaller: every epoch yields a batch)
+    let batch = n.min(64);
     let progress = crate::train::Progress::new(steps as u64, true, "pretrain");
-    let order = (0..).flat_map(|e| batch_indices(n, 64, Some(derive_seed(seed, &format!("batches/{e}"))), true)).take(steps);
+    let order = (0..).flat_map(|e| batch_indices(n, batch, Some(derive_seed(seed, &format!("batches/{e}"))), true)).take(steps);
     for idx in order {
         let idx = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
         let x = crop.apply_rng(&source_train.images.index_select(0, &idx), &mut rng)?;

@@ -193,6 +193,15 @@ pub fn run_study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) ->
             cfg.model, t.optimizer, t.lr, t.batch_size, t.length, t.schedule
         ),
     ];
+    let [_, h, w] = test.image_shape();
+    let mut notes = notes;
+    if h.min(w) != 28 {
+        notes.push(format!(
+            "Operations given in pixels (the crop's padding, blur and elastic sigma) are stated for 28 px images and scaled here by {}/28 = {:.2}.",
+            h.min(w),
+            h.min(w) as f64 / 28.0
+        ));
+    }
     let exp = Experiment {
         title: "Augmentation study".into(),
         protocol: cfg.protocol(),
