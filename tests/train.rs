@@ -225,7 +225,11 @@ fn bad_configurations_and_data_are_errors_naming_the_value() {
     let wrong = ImageDataset::new(Tensor::zeros([4, 1, 12, 12], (Kind::Float, Device::Cpu)), Tensor::zeros([4], (Kind::Int64, Device::Cpu)), vec!["a".into(), "b".into()]).unwrap();
     let e = Trainer::new(quick(1, 0)).fit(&mut m, &wrong).unwrap_err().to_string();
     assert!(e.contains("[1, 12, 12]") && e.contains("[1, 8, 8]"), "{e}");
-    assert!(ModelSpec { image_size: (10, 10), ..spec(ModelKind::SmallCnn) }.check().unwrap_err().to_string().contains("10×10"));
+    assert!(ModelSpec { image_size: (3, 10), ..spec(ModelKind::SmallCnn) }.check().unwrap_err().to_string().contains("3×10"));
+    // any side of at least 4 works: the poolings floor odd sizes (25 → 12 → 6)
+    let odd = ImageDataset::new(Tensor::rand([6, 1, 25, 25], (Kind::Float, Device::Cpu)), Tensor::from_slice(&[0i64, 1, 0, 1, 0, 1]), vec!["a".into(), "b".into()]).unwrap();
+    let mut m25 = Classifier::new(ModelSpec { image_size: (25, 25), ..spec(ModelKind::SmallCnn) }, 0, Device::Cpu).unwrap();
+    Trainer::new(quick(2, 0)).fit(&mut m25, &odd).unwrap();
     assert!("vgg".parse::<ModelKind>().unwrap_err().to_string().contains("vgg"));
     assert!("rmsprop".parse::<Optimizer>().unwrap_err().to_string().contains("rmsprop"));
 }
