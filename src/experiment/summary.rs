@@ -45,7 +45,7 @@ impl ArmSummary {
         self.metrics.iter().find(|m| m.metric == metric)
     }
 
-    /// Mean ± CI of `metric` (panics never: NaN summary when absent).
+    /// Mean ± CI of `metric`; a NaN summary (n = 0) when the runs did not measure it.
     pub fn get(&self, metric: Metric) -> Summary {
         self.metric(metric).map(|m| m.summary).unwrap_or(Summary { n: 0, mean: f64::NAN, std: f64::NAN, level: LEVEL, ci_low: f64::NAN, ci_high: f64::NAN })
     }

@@ -185,7 +185,7 @@ pub fn run_study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) ->
     };
     let counts: Vec<String> = test.class_names.iter().zip(test.class_counts()).map(|(c, k)| format!("{c} {k}")).collect();
     let t = &cfg.train;
-    let notes = vec![
+    let mut notes = vec![
         format!("Data: {}.", data.source),
         format!("Test images per class: {} ({} in all{}).", counts.join(", "), test.len(), if cfg.test_limit.is_some() { ", a stratified subset" } else { "" }),
         format!(
@@ -194,7 +194,6 @@ pub fn run_study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) ->
         ),
     ];
     let [_, h, w] = test.image_shape();
-    let mut notes = notes;
     if h.min(w) != 28 {
         notes.push(format!(
             "Operations given in pixels (the crop's padding, blur and elastic sigma) are stated for 28 px images and scaled here by {}/28 = {:.2}.",

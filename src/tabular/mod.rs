@@ -27,4 +27,4 @@ mod regressors;
 mod study;
 
 pub use regressors::{fit_predict, Fitted, Regressor, Scaler};
-pub use study::{run_tabular_study, TabularArm, TabularMethod, TabularProtocol, TabularSource, TabularStudyConfig};
+pub use study::{run_tabular_study, SyntheticRows, TabularArm, TabularMethod, TabularProtocol, TabularSource, TabularStudyConfig};

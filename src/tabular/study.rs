@@ -172,12 +172,20 @@ pub struct TabularProtocol {
     pub ratio: f64,
 }
 
+/// Synthetic rows of one augmentation per (size, seed), shared by the arms that
+/// differ only in the model: a synthesizer (copula, GAN) is fitted once per draw,
+/// not once per model. Its draws are seeded by (size, seed), so whichever arm fills
+/// an entry first, the rows are the same.
+pub type SyntheticRows = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(usize, u64), (ndarray::Array2<f64>, ndarray::Array1<f64>)>>>;
+
 /// One model trained on the draw's rows plus `ratio × n` rows from an augmentation.
 #[derive(Debug, Clone)]
 pub struct TabularArm {
     pub model: Regressor,
     pub method: TabularMethod,
     pub ratio: f64,
+    /// Shared with the other models' arms of the same augmentation.
+    pub synthetic: SyntheticRows,
 }
 
 impl Arm<TableDraw> for TabularArm {
@@ -199,10 +207,17 @@ impl Arm<TableDraw> for TabularArm {
         let (x, y) = match self.method.build() {
             None => (d.train.x.clone(), d.train.y.clone()),
             Some(a) => {
-                let n_new = (self.ratio * n as f64).round() as usize;
-                let (mut x, y) = augment_and_concat(a.as_ref(), &d.train.x, &d.train.y, n_new, derive_seed(seed, &format!("augment/{n}")))?;
-                project_one_hot(&mut x, &d.one_hot);
-                (x, y)
+                let cached = self.synthetic.lock().unwrap_or_else(|e| e.into_inner()).get(&(n, seed)).cloned();
+                match cached {
+                    Some(xy) => xy,
+                    None => {
+                        let n_new = (self.ratio * n as f64).round() as usize;
+                        let (mut x, y) = augment_and_concat(a.as_ref(), &d.train.x, &d.train.y, n_new, derive_seed(seed, &format!("augment/{n}")))?;
+                        project_one_hot(&mut x, &d.one_hot);
+                        self.synthetic.lock().unwrap_or_else(|e| e.into_inner()).insert((n, seed), (x.clone(), y.clone()));
+                        (x, y)
+                    }
+                }
             }
         };
         let pred = self.model.fit(x.view(), y.view(), seed)?.predict(d.test.x.view())?;
@@ -245,7 +260,13 @@ impl TabularStudyConfig {
 
     /// Every (model, augmentation) arm, models outermost.
     pub fn arms(&self) -> Vec<TabularArm> {
-        self.models.iter().flat_map(|&model| self.methods.iter().map(move |&method| TabularArm { model, method, ratio: self.ratio })).collect()
+        let caches: Vec<SyntheticRows> = self.methods.iter().map(|_| SyntheticRows::default()).collect();
+        self.models
+            .iter()
+            .flat_map(|&model| {
+                self.methods.iter().zip(&caches).map(move |(&method, synthetic)| TabularArm { model, method, ratio: self.ratio, synthetic: synthetic.clone() })
+            })
+            .collect()
     }
 }
 
