@@ -199,3 +199,23 @@ fn holm_matches_statsmodels() {
         }
     }
 }
+
+/// Power of the two-sided paired t-test and the smallest detectable effect against
+/// statsmodels' `TTestPower` (`tests/golden/make_power_golden.py` writes the fixture).
+#[test]
+fn power_matches_statsmodels() {
+    let g: Value = serde_json::from_str(include_str!("golden/power.json")).unwrap();
+    let power = g["power"].as_array().unwrap();
+    assert!(power.len() >= 60, "{}", power.len());
+    for c in power {
+        let (d, n, alpha) = (c["d"].as_f64().unwrap(), c["n"].as_u64().unwrap() as usize, c["alpha"].as_f64().unwrap());
+        let ours = evaluate::paired_t_power(d, n, alpha).unwrap();
+        let theirs = c["power"].as_f64().unwrap();
+        assert!((ours - theirs).abs() < 2e-6, "{ours} vs {theirs} in {c}");
+    }
+    for c in g["mde"].as_array().unwrap() {
+        let ours = evaluate::min_detectable_effect(c["n"].as_u64().unwrap() as usize, 0.05, 0.8).unwrap();
+        let theirs = c["d"].as_f64().unwrap();
+        assert!((ours - theirs).abs() < 1e-5 * theirs, "{ours} vs {theirs} in {c}");
+    }
+}

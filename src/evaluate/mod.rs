@@ -20,6 +20,7 @@ mod classification;
 mod clustering;
 mod generative;
 mod regression;
+mod power;
 mod roc;
 mod stats;
 
@@ -32,4 +33,5 @@ pub use generative::{
 };
 pub use regression::{mae, mape, r2, rmse, RegressionScores};
 pub use roc::{roc_auc, roc_auc_multiclass, roc_curve, roc_curves_per_class, MultiClass, RocCurve};
-pub use stats::{holm_adjust, paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};
+pub use power::{min_detectable_effect, paired_t_power, seeds_needed};
+pub use stats::{holm_adjust, normal_cdf, normal_quantile, paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};

@@ -107,6 +107,9 @@ pub struct Experiment<D, P> {
     pub notes: Vec<String>,
     /// The verb's whole configuration, stored in `study.json` for the record.
     pub config: serde_json::Value,
+    /// Start no run after this instant: the runs under way finish, the rest wait for
+    /// the next call (a time budget). `None`: run the whole grid.
+    pub deadline: Option<Instant>,
 }
 
 /// `study.json`: what was run, readable by a person and checked on resume.
@@ -132,6 +135,8 @@ pub struct ExperimentOutcome {
     /// Runs made by this call, and runs found already done.
     pub ran: usize,
     pub resumed: usize,
+    /// Runs not started because the deadline had passed (0: the grid is complete).
+    pub skipped: usize,
     /// The HTML page.
     pub report: PathBuf,
     pub seconds: f64,
@@ -267,6 +272,8 @@ pub fn run_experiment<T: Task, P: Protocol>(exp: &Experiment<T::Draw, P>, mut wo
     }
     let device = crate::device()?;
     let mut finished = 0;
+    let mut skipped = 0;
+    let past_deadline = || exp.deadline.is_some_and(|d| Instant::now() >= d);
     let mut workers = Vec::new();
     for _ in 0..exp.jobs.max(1).min(todo.len()) {
         workers.push(worker()?);
@@ -278,31 +285,36 @@ pub fn run_experiment<T: Task, P: Protocol>(exp: &Experiment<T::Draw, P>, mut wo
         }
     }
     let mut workers = workers.into_iter();
+    let run_cell = |task: &Option<T>, cell: &Cell| -> Result<RunRow> {
+        let task = task.as_ref().ok_or_else(|| Error::invalid("jobs", exp.jobs, "more workers than prepared"))?;
+        let ctx = RunContext { size: cell.size, seed: cell.seed, device };
+        let draw = task.draw(cell.size, cell.seed)?;
+        let out = exp.arms[cell.arm].run(&draw, &ctx)?;
+        let info = &infos[cell.arm];
+        Ok(RunRow {
+            size: cell.size,
+            arm: info.name.clone(),
+            seed: cell.seed,
+            scores: out.scores,
+            train_seconds: out.train_seconds,
+            eval_seconds: out.eval_seconds,
+            final_train_loss: out.final_train_loss,
+            test_size: out.test_size,
+            arm_params: info.params.clone(),
+            detail: out.detail,
+            protocol: hash.clone(),
+        })
+    };
     let outcome = parallel_runs(
         todo,
         exp.jobs,
         || workers.next(),
-        |task: &Option<T>, cell: &Cell| -> Result<RunRow> {
-            let task = task.as_ref().ok_or_else(|| Error::invalid("jobs", exp.jobs, "more workers than prepared"))?;
-            let ctx = RunContext { size: cell.size, seed: cell.seed, device };
-            let draw = task.draw(cell.size, cell.seed)?;
-            let out = exp.arms[cell.arm].run(&draw, &ctx)?;
-            let info = &infos[cell.arm];
-            Ok(RunRow {
-                size: cell.size,
-                arm: info.name.clone(),
-                seed: cell.seed,
-                scores: out.scores,
-                train_seconds: out.train_seconds,
-                eval_seconds: out.eval_seconds,
-                final_train_loss: out.final_train_loss,
-                test_size: out.test_size,
-                arm_params: info.params.clone(),
-                detail: out.detail,
-                protocol: hash.clone(),
-            })
-        },
+        |task: &Option<T>, cell: &Cell| -> Option<Result<RunRow>> { (!past_deadline()).then(|| run_cell(task, cell)) },
         |cell, row| {
+            let Some(row) = row else {
+                skipped += 1;
+                return Ok(());
+            };
             let name = format!("n={} {} seed {}", cell.size, infos[cell.arm].name, cell.seed);
             let row = row.map_err(|e| Error::Run { key: name.clone(), source: Box::new(e) })?;
             finished += 1;
@@ -316,13 +328,19 @@ pub fn run_experiment<T: Task, P: Protocol>(exp: &Experiment<T::Draw, P>, mut wo
     );
     progress.finish();
     outcome?;
+    if skipped > 0 && exp.progress {
+        eprintln!("{}: the time budget ran out; {skipped} run(s) left for the next call", exp.title);
+    }
 
     let by_key: HashMap<_, _> = results.rows().iter().map(|r| (r.key(), r)).collect();
     let rows: Vec<RunRow> = grid.iter().filter_map(|c| by_key.get(&key_of(c)).map(|r| (*r).clone())).collect();
+    if rows.is_empty() {
+        return Err(Error::invalid("time budget", format!("{skipped} runs skipped"), format!("{}: the deadline passed before any run finished", exp.title)));
+    }
     let summary = summarize(&rows, &exp.sizes, &infos, &exp.baseline, &exp.size_label)?;
     let info = ReportInfo { title: &exp.title, notes: &exp.notes, arms: &infos, seeds: exp.seeds.len() };
     let report = write_report(&exp.out, &summary, &info)?;
-    Ok(ExperimentOutcome { summary, rows, ran, resumed, report, seconds: started.elapsed().as_secs_f64() })
+    Ok(ExperimentOutcome { summary, rows, ran: ran - skipped, resumed, skipped, report, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The headline scores of a run, for progress lines.
@@ -480,6 +498,7 @@ mod tests {
             restart: false,
             notes: vec![],
             config: serde_json::Value::Null,
+            deadline: None,
         }
     }
 

@@ -71,6 +71,7 @@
 //!     restart: true,
 //!     notes: vec![],
 //!     config: serde_json::Value::Null,
+//!     deadline: None,
 //! };
 //! let task = TableTask::new(table.into(), 0.3)?;
 //! let outcome = run_experiment(&exp, || Ok(task.clone()))?;

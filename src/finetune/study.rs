@@ -208,6 +208,7 @@ pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<ExperimentOutcome
             format!("Backbone: {} (a small ResNet pretrained on Fashion-MNIST classes 0–4).", cfg.checkpoint.display()),
         ],
         config: serde_json::to_value(cfg)?,
+        deadline: None,
     };
     let task = ImageTask { train: target_train, test: target_test };
     run_experiment(&exp, || Ok(task.shallow_clone()))

@@ -23,7 +23,9 @@ use crate::data::ImageDataset;
 use crate::{Error, Result};
 use tch::{Device, Tensor};
 
-pub use copula::{normal_cdf, normal_quantile, CopulaSynth, GaussianCopula};
+pub use copula::{CopulaSynth, GaussianCopula};
+/// Moved to [`crate::evaluate`], their home; kept here for callers of the old path.
+pub use crate::evaluate::{normal_cdf, normal_quantile};
 pub use tabular_gan::{GanSynth, TabularGan, TabularGanConfig};
 pub use tstr::{run_tabular_tstr, tstr_table, TstrConfig, TstrRow};
 pub use gan::{run_gan_experiment, Gan, GanConfig, GanExperimentConfig, GanExperimentReport, GanHistory, GanLoss};

@@ -213,6 +213,10 @@ pub enum Method {
     /// RandAugment with n = 2 operations at magnitude 9 (of 30).
     RandAugment,
     TrivialAugment,
+    /// MixUp on each batch (Zhang et al. 2018), Beta(0.2, 0.2) weights, soft labels.
+    MixUp,
+    /// CutMix on each batch (Yun et al. 2019), Beta(1, 1) box areas, soft labels.
+    CutMix,
     /// Synthetic images from a conditional GAN trained on the run's own real images.
     Gan(GanArm),
     /// Synthetic images of one few-shot class from the pretrained diffusion model,
@@ -279,6 +283,8 @@ impl Method {
             Method::Ops(ops) => ops.iter().map(|o| o.name()).collect::<Vec<_>>().join("+"),
             Method::RandAugment => "randaugment".into(),
             Method::TrivialAugment => "trivialaugment".into(),
+            Method::MixUp => "mixup".into(),
+            Method::CutMix => "cutmix".into(),
             Method::Gan(_) => "gan".into(),
             Method::Diffusion(_) => "diffusion".into(),
         }
@@ -292,6 +298,8 @@ impl Method {
             Method::Ops(ops) => ops.iter().map(|o| o.describe()).collect::<Vec<_>>().join(" + "),
             Method::RandAugment => "RandAugment(n 2, m 9)".into(),
             Method::TrivialAugment => "TrivialAugmentWide".into(),
+            Method::MixUp => "MixUp(alpha 0.2)".into(),
+            Method::CutMix => "CutMix(alpha 1.0)".into(),
             Method::Gan(arm) => {
                 let g = &arm.gan;
                 format!(
@@ -321,10 +329,22 @@ impl Method {
         }
     }
 
-    /// The pipeline for images of `height` × `width` (`None` for `none` and `gan`).
+    /// The batch mixing of `mixup` and `cutmix` (applied by the trainer after the
+    /// per-image pipeline); `None` for every other method.
+    pub fn batch_mix(&self) -> Result<Option<crate::train::BatchMix>> {
+        Ok(match self {
+            Method::MixUp => Some(crate::train::BatchMix::MixUp(crate::augment::MixUp::new(0.2)?)),
+            Method::CutMix => Some(crate::train::BatchMix::CutMix(crate::augment::CutMix::new(1.0)?)),
+            _ => None,
+        })
+    }
+
+    /// The pipeline for images of `height` × `width` (`None` for `none`, the batch
+    /// mixes and the generators).
     pub fn pipeline(&self, height: i64, width: i64) -> Result<Option<Box<dyn Augment>>> {
         Ok(match self {
             Method::Ops(ops) if ops.is_empty() => None,
+            Method::MixUp | Method::CutMix => None,
             Method::Gan(arm) => {
                 arm.gan.check()?;
                 if arm.ratio == 0 {

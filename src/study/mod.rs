@@ -148,6 +148,9 @@ impl Arm<ImageDraw> for ImageArm {
         if let Some(p) = &pipeline {
             trainer = trainer.augment(p.as_ref());
         }
+        if let Some(mix) = self.method.batch_mix()? {
+            trainer = trainer.mix(mix);
+        }
         let history = trainer.fit(&mut model, &subset)?;
         let t = Instant::now();
         let scores = model.evaluate(&draw.test)?;
@@ -220,6 +223,7 @@ pub fn run_study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) ->
         restart: cfg.restart,
         notes,
         config: serde_json::to_value(cfg)?,
+        deadline: None,
     };
     let task = ImageTask { train: data.train, test };
     let outcome = run_experiment(&exp, || Ok(task.shallow_clone()))?;

@@ -313,6 +313,7 @@ pub fn run_tabular_study(cfg: &TabularStudyConfig) -> Result<ExperimentOutcome> 
         restart: cfg.restart,
         notes,
         config: serde_json::to_value(cfg)?,
+        deadline: None,
     };
     run_experiment(&exp, || Ok(task.clone()))
 }
