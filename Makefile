@@ -25,10 +25,11 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup demo test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
+.PHONY: help setup demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
 
 help:
-	@echo "make demo            run the main job on the embedded default data"
+	@echo "make demo            run the main job: advise on the default data (10 minutes)"
+	@echo "make screenshot      render report/advise/index.html to a PNG with headless Chromium"
 	@echo "make test            run every test (Rust tests, then the notebooks)"
 	@echo "make setup           install what the two above need (idempotent)"
 	@echo "make notebook        start Jupyter with the Rust kernel set up for smalldata"
@@ -75,6 +76,16 @@ $(DATA_STAMP):
 
 demo: setup
 	cargo run --release --quiet -- demo
+
+# Look at the advise page as a person does: headless Chromium renders it to a PNG.
+# REPORT=folder of an advise run (default: the demo's).
+REPORT ?= report/advise
+screenshot:
+	@command -v chromium >/dev/null || { echo "screenshot: needs chromium (apt-get install chromium)"; exit 1; }
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+	  --disable-sync --no-first-run --hide-scrollbars --user-data-dir="$$(mktemp -d)" --window-size=1300,5200 \
+	  --screenshot="$(ROOT)/$(REPORT)/screenshot.png" "file://$(ROOT)/$(REPORT)/index.html" 2>/dev/null
+	@echo "screenshot: $(REPORT)/screenshot.png"
 
 info: setup
 	cargo run --release --quiet -- info

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_debug_implementations)]
 
+pub mod advise;
 pub mod augment;
 pub mod bench;
 pub mod data;

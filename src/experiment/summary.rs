@@ -329,8 +329,20 @@ impl ExperimentSummary {
         String::from_utf8(bytes).map_err(|e| Error::invalid("summary.csv", "text", e.to_string()))
     }
 
-    /// The table as HTML (what evcxr shows inline); the best arm per size in bold.
+    /// The table as HTML (what evcxr shows inline); the best arm per size in bold,
+    /// and a sentence on each best arm below.
     pub fn to_html(&self) -> String {
+        let mut s = self.to_html_table(true);
+        s.push_str("<ul>");
+        for b in &self.best {
+            let _ = write!(s, "<li>{}</li>", html_escape(&self.best_sentence(b)));
+        }
+        s.push_str("</ul>");
+        s
+    }
+
+    /// The table alone as HTML, the best arm per size in bold when `mark_best`.
+    pub fn to_html_table(&self, mark_best: bool) -> String {
         let (header, cells) = self.header_and_cells();
         let mut s = String::from("<table><thead><tr>");
         for h in &header {
@@ -338,18 +350,14 @@ impl ExperimentSummary {
         }
         s.push_str("</tr></thead><tbody>");
         for (r, row) in self.rows.iter().zip(&cells) {
-            let best = self.best.iter().any(|b| b.size == r.size && b.arm == r.arm);
+            let best = mark_best && self.best.iter().any(|b| b.size == r.size && b.arm == r.arm);
             s.push_str(if best { "<tr style=\"font-weight:bold\">" } else { "<tr>" });
             for c in row {
                 let _ = write!(s, "<td>{}</td>", html_escape(c));
             }
             s.push_str("</tr>");
         }
-        s.push_str("</tbody></table><ul>");
-        for b in &self.best {
-            let _ = write!(s, "<li>{}</li>", html_escape(&self.best_sentence(b)));
-        }
-        s.push_str("</ul>");
+        s.push_str("</tbody></table>");
         s
     }
 

@@ -75,7 +75,10 @@ impl LineChart {
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .label_style((FONT, 12))
+            .x_label_formatter(&|x| tick(*x))
+            .light_line_style(WHITE)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 14))
             .draw()
             .map_err(plot_err)?;
         for (i, s) in self.series.iter().enumerate() {
@@ -98,22 +101,31 @@ impl LineChart {
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 11))
+            .label_font((FONT, 13))
             .draw()
             .map_err(plot_err)?;
         Ok(())
     }
 }
 
+/// A tick label: whole numbers without decimals (sizes are counts), else 3 digits.
+fn tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.3}")
+    }
+}
+
 impl Chart for LineChart {
     fn size(&self) -> (u32, u32) {
-        (720, 480)
+        (820, 520)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let ((x0, x1), (y0, y1)) = self.bounds();
         let mut builder = ChartBuilder::on(root);
-        builder.caption(&self.title, (FONT, 18)).margin(12).x_label_area_size(45).y_label_area_size(60);
+        builder.caption(&self.title, (FONT, 20)).margin(12).x_label_area_size(45).y_label_area_size(60);
         if self.log_x {
             self.draw_on(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(plot_err)?)
         } else {

@@ -12,10 +12,12 @@
 mod charts;
 mod grid;
 mod heatmap;
+mod forest;
 mod lines;
 mod roc;
 
 pub use charts::{bar_chart, bar_chart_ci, BarChart};
+pub use forest::{forest_plot, ForestPlot, ForestRow};
 pub use lines::{line_chart, LineChart, Series};
 pub use grid::{image_grid, ImageGrid};
 pub use heatmap::{confusion_heatmap, ConfusionHeatmap};

@@ -1,15 +1,16 @@
 //! The `smalldata` command: a thin layer over the library.
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
-use smalldata::study::StudyConfig;
 use smalldata::tabular::{run_tabular_study, TabularSource, TabularStudyConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod advise;
 mod generate;
 mod study;
+use advise::{advise, AdviseArgs};
 use generate::GenerateCmd;
-use study::{study, study_with, StudyArgs};
+use study::{study_with, StudyArgs};
 
 #[derive(Parser)]
 #[command(name = "smalldata", version, about = "Machine learning on small datasets: what really helps?")]
@@ -69,6 +70,9 @@ enum Command {
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
     },
+    /// What helps on your data, and by how much: screens every applicable arm,
+    /// confirms the best on new seeds, and writes a verdict page (within --budget).
+    Advise(AdviseArgs),
     /// The augmentation study: sizes × augmentation combinations × seeds, with
     /// confidence intervals, written to --out (resumes if killed).
     Study(StudyArgs),
@@ -85,11 +89,11 @@ enum Command {
         #[command(subcommand)]
         what: GenerateCmd,
     },
-    /// The main job: the default augmentation study (Fashion-MNIST, n = 10 and 50 per
-    /// class, crop/rotate/noise and all their combinations, 3 seeds).
+    /// The main job: `advise` on the default data (Fashion-MNIST where installed,
+    /// else the embedded subset) with the default 10-minute budget.
     Demo {
         /// Where the report goes.
-        #[arg(long, default_value = "report/study")]
+        #[arg(long, default_value = "report/advise")]
         out: PathBuf,
         /// Runs in parallel (default: the number of cores).
         #[arg(long)]
@@ -384,11 +388,12 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         }
         Command::Generate { what } => generate::run(what)?,
         Command::Demo { out, jobs } => {
-            let defaults = StudyConfig::default();
-            let cfg = StudyConfig { out, jobs: jobs.unwrap_or(defaults.jobs), ..defaults };
-            println!("smalldata demo: the default augmentation study (device {})", smalldata::device::describe(smalldata::device()?));
-            study(&cfg)?;
+            let defaults = smalldata::advise::AdviseConfig::default();
+            let cfg = smalldata::advise::AdviseConfig { out, jobs: jobs.unwrap_or(defaults.jobs), ..defaults };
+            println!("smalldata demo: advise on the default data (device {})", smalldata::device::describe(smalldata::device()?));
+            advise(&cfg)?;
         }
+        Command::Advise(args) => advise(&args.config()?)?,
     }
     Ok(())
 }

@@ -196,10 +196,6 @@ impl StudyArgs {
     }
 }
 
-pub fn study(cfg: &StudyConfig) -> smalldata::Result<()> {
-    study_with(cfg, Vec::new())
-}
-
 pub fn study_with(cfg: &StudyConfig, extra: Vec<Box<dyn Arm<ImageDraw>>>) -> smalldata::Result<()> {
     let outcome = smalldata::study::run_study_with(cfg, extra)?;
     println!();
