@@ -391,7 +391,13 @@ pub fn advise_with(c: &dyn Candidates, cfg: &AdviseConfig, started: Instant, dea
     // 1. screening
     let screened: Vec<String> = plan.arms.iter().filter(|a| a.screened).map(|a| a.name.clone()).collect();
     let stage = Stage { title: "advise: screening".into(), sizes: vec![plan.screen_size], seeds: plan.screen_seeds.clone(), arms: screened.clone(), factor: 1 };
-    let screen = timed(c, &stage, &cfg.out.join("screen"), &common, plan.estimate.screen, &mut times)?;
+    let Some(screen) = timed(c, &stage, &cfg.out.join("screen"), &common, plan.estimate.screen, &mut times)? else {
+        return Err(Error::invalid(
+            "budget",
+            format!("{:.0} s", cfg.budget_seconds),
+            format!("it ran out before the first screening run (the cost probe took {:.0} s); give a larger --budget", plan.estimate.probe),
+        ));
+    };
     complete &= screen.skipped == 0;
 
     // 2. confirmation: the best `keep` screened arms and their baselines, on new seeds
@@ -409,8 +415,8 @@ pub fn advise_with(c: &dyn Candidates, cfg: &AdviseConfig, started: Instant, dea
         arms.extend(confirmed.iter().cloned());
         let stage = Stage { title: "advise: confirmation".into(), sizes: plan.confirm_sizes.clone(), seeds: plan.confirm_seeds.clone(), arms, factor: 1 };
         let out = timed(c, &stage, &cfg.out.join("confirm"), &common, plan.estimate.confirm, &mut times)?;
-        complete &= out.skipped == 0;
-        confirm = Some(out);
+        complete &= out.as_ref().is_some_and(|o| o.skipped == 0);
+        confirm = out;
     }
     let verdicts = match &confirm {
         Some(o) => verdict::verdicts(&o.summary, c.primary())?,
@@ -429,8 +435,8 @@ pub fn advise_with(c: &dyn Candidates, cfg: &AdviseConfig, started: Instant, dea
         }
         let stage = Stage { title: "advise: stability at twice the length".into(), sizes: vec![plan.screen_size], seeds: plan.confirm_seeds.clone(), arms, factor: 2 };
         let out = timed(c, &stage, &cfg.out.join("stability"), &common, plan.estimate.stability, &mut times)?;
-        complete &= out.skipped == 0;
-        if out.skipped == 0 {
+        complete &= out.as_ref().is_some_and(|o| o.skipped == 0);
+        if let Some(out) = out.filter(|o| o.skipped == 0) {
             stability = Some(Stability::compare(v, &verdict::verdicts(&out.summary, c.primary())?, c.primary()));
         }
     }
@@ -472,20 +478,27 @@ fn plan_input(c: &dyn Candidates, cfg: &AdviseConfig, inputs: &serde_json::Value
     }
 }
 
-/// Run a stage and record its time against the plan's estimate.
-fn timed(c: &dyn Candidates, stage: &Stage, out: &Path, common: &StageCommon, estimate: f64, times: &mut Vec<StageTime>) -> Result<ExperimentOutcome> {
+/// Run a stage and record its time against the plan's estimate; `None` when the
+/// deadline had passed before it could start.
+fn timed(c: &dyn Candidates, stage: &Stage, out: &Path, common: &StageCommon, estimate: f64, times: &mut Vec<StageTime>) -> Result<Option<ExperimentOutcome>> {
     let t = Instant::now();
+    let planned_runs = stage.sizes.len() * stage.seeds.len() * stage.arms.len();
+    let name = stage.title.trim_start_matches("advise: ").to_string();
+    if common.deadline.is_some_and(|d| t >= d) {
+        times.push(StageTime { stage: name, planned_runs, estimated_seconds: estimate, skipped: planned_runs, ..StageTime::default() });
+        return Ok(None);
+    }
     let o = c.run_stage(stage, out, common)?;
     times.push(StageTime {
-        stage: stage.title.trim_start_matches("advise: ").to_string(),
-        planned_runs: stage.sizes.len() * stage.seeds.len() * stage.arms.len(),
+        stage: name,
+        planned_runs,
         estimated_seconds: estimate,
         seconds: t.elapsed().as_secs_f64(),
         ran: o.ran,
         resumed: o.resumed,
         skipped: o.skipped,
     });
-    Ok(o)
+    Ok(Some(o))
 }
 
 /// The `keep` best non-baseline arms at `size` by the primary metric's mean.

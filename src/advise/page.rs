@@ -28,7 +28,7 @@ pub fn plan_text(plan: &Plan, size_label: &str) -> String {
         plan.estimate.confirm,
     );
     if plan.stability {
-        s.push_str(&format!("  stability  the best arm and its baseline at twice the length, {} {size_label}: ~{:.0} s\n", plan.screen_size, plan.estimate.stability));
+        s.push_str(&format!("  stability  the confirmed arms and their baseline at twice the length, {} {size_label}: ~{:.0} s\n", plan.screen_size, plan.estimate.stability));
     }
     s.push_str(&format!("  estimated {:.0} s in all (cost probe {:.0} s)", plan.estimate.total(), plan.estimate.probe));
     if !plan.trimmed.is_empty() {

@@ -1,7 +1,7 @@
 //! `smalldata advise PATH`: flags to an [`AdviseConfig`]; the library plans and runs.
 use clap::Args;
 use smalldata::advise::{run_advise, AdviseConfig, AdviseData, LengthRule};
-use smalldata::study::StudyData;
+use crate::study::FolderFlags;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -38,15 +38,8 @@ pub struct AdviseArgs {
     /// Images: score on a stratified subset of at most this many test images (0: all).
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Image folder: square side in pixels (default: the median side, capped at 64).
-    #[arg(long)]
-    size: Option<u32>,
-    /// Image folder: 1 or 3 channels (default: 3 when any image has colour).
-    #[arg(long)]
-    channels: Option<usize>,
-    /// Image folder: skip files that cannot be decoded.
-    #[arg(long)]
-    skip_bad: bool,
+    #[command(flatten)]
+    folder: FolderFlags,
     /// Image folder without train/ and test/ (or a CSV): share held out for testing.
     #[arg(long)]
     test_fraction: Option<f64>,
@@ -73,15 +66,9 @@ impl AdviseArgs {
         let d = AdviseConfig::default();
         let test_fraction = self.test_fraction.unwrap_or(d.test_fraction);
         let data = match AdviseData::detect(&self.path, self.target.as_deref())? {
-            AdviseData::Images(StudyData::Folder { path, .. }) => {
-                AdviseData::Images(StudyData::Folder { path, size: self.size, channels: self.channels, skip_bad: self.skip_bad, test_fraction })
-            }
-            other => {
-                if self.size.is_some() || self.channels.is_some() || self.skip_bad {
-                    return Err(smalldata::Error::invalid("--size/--channels/--skip-bad", &self.path, "apply to an image folder only"));
-                }
-                other
-            }
+            AdviseData::Images(images) => AdviseData::Images(self.folder.apply(images, &self.path, test_fraction)?),
+            _ if self.folder.given() => return Err(FolderFlags::not_a_folder(&self.path)),
+            table => table,
         };
         let rule = LengthRule {
             epochs: self.epochs.unwrap_or(d.rule.epochs),

@@ -6,13 +6,9 @@ use smalldata::study::{StudyConfig, StudyData};
 use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
 
+/// How an image folder is read; shared by every command that takes one.
 #[derive(Args)]
-pub struct StudyArgs {
-    /// fashion-mnist, fashion-mnist-embedded, cifar10 (with --data-dir), digits, or
-    /// the path of your image folder (<class>/<images>, or train/<class>/ and
-    /// test/<class>/).
-    #[arg(long, default_value = "fashion-mnist")]
-    dataset: String,
+pub struct FolderFlags {
     /// Image folder: square side in pixels (default: the median side, capped at 64).
     #[arg(long)]
     size: Option<u32>,
@@ -22,6 +18,39 @@ pub struct StudyArgs {
     /// Image folder: skip files that cannot be decoded (listed in the report).
     #[arg(long)]
     skip_bad: bool,
+}
+
+impl FolderFlags {
+    /// Whether any flag was given.
+    pub fn given(&self) -> bool {
+        self.size.is_some() || self.channels.is_some() || self.skip_bad
+    }
+
+    /// The error for flags given with data that is not a folder (named `name`).
+    pub fn not_a_folder(name: &str) -> smalldata::Error {
+        smalldata::Error::invalid("--size/--channels/--skip-bad", name, "apply to an image folder only")
+    }
+
+    /// `data` with these flags when it is a folder; an error naming `name` when the
+    /// flags are given for anything else.
+    pub fn apply(&self, data: StudyData, name: &str, test_fraction: f64) -> smalldata::Result<StudyData> {
+        match data {
+            StudyData::Folder { path, .. } => Ok(StudyData::Folder { path, size: self.size, channels: self.channels, skip_bad: self.skip_bad, test_fraction }),
+            _ if self.given() => Err(Self::not_a_folder(name)),
+            other => Ok(other),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct StudyArgs {
+    /// fashion-mnist, fashion-mnist-embedded, cifar10 (with --data-dir), digits, or
+    /// the path of your image folder (<class>/<images>, or train/<class>/ and
+    /// test/<class>/).
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    #[command(flatten)]
+    folder: FolderFlags,
     /// Image folder without train/ and test/: share of each class held out for testing.
     #[arg(long, default_value_t = 0.3)]
     test_fraction: f64,
@@ -125,17 +154,7 @@ impl StudyArgs {
         };
         let parsed = StudyData::parse(&self.dataset, self.data_dir.clone())?;
         let is_folder = matches!(parsed, StudyData::Folder { .. });
-        let data = match parsed {
-            StudyData::Folder { path, .. } => {
-                StudyData::Folder { path, size: self.size, channels: self.channels, skip_bad: self.skip_bad, test_fraction: self.test_fraction }
-            }
-            other => {
-                if self.size.is_some() || self.channels.is_some() || self.skip_bad {
-                    return Err(smalldata::Error::invalid("--size/--channels/--skip-bad", &self.dataset, "apply to an image folder only"));
-                }
-                other
-            }
-        };
+        let data = self.folder.apply(parsed, &self.dataset, self.test_fraction)?;
         let cfg = StudyConfig {
             data,
             sizes: self.sizes.clone(),
