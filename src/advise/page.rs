@@ -51,7 +51,7 @@ pub fn conclusions(
     if verdicts.is_empty() {
         let best = screen.best.first().map(|b| b.arm.clone()).unwrap_or_default();
         out.push(format!(
-            "The budget ran out during screening, before any arm could be confirmed; the best screened so far is {best}, which is not a verdict. Run the same command again to continue, or give a larger --budget."
+            "The budget ran out before any arm could be confirmed; the best screened so far is {best}, which is not a verdict. Run the same command again to continue, or give a larger --budget."
         ));
         return (out, c.recipe(&c.baseline_of(&best), plan.screen_size));
     }

@@ -239,7 +239,7 @@ pub fn wall_seconds(runs: &[f64], jobs: usize) -> f64 {
 }
 
 /// The estimate of every stage of `plan`. Confirmation arms are not known before
-/// screening: each is costed as the mean of the screened non-baseline arms.
+/// screening: each is costed as the median of the screened non-baseline arms.
 pub fn estimate(plan: &Plan, units: &dyn Fn(usize, usize) -> f64) -> Estimate {
     let screened: Vec<&ArmPlan> = plan.arms.iter().filter(|a| a.screened).collect();
     let mut screen = Vec::new();
@@ -250,11 +250,15 @@ pub fn estimate(plan: &Plan, units: &dyn Fn(usize, usize) -> f64) -> Estimate {
     }
     let candidates: Vec<&&ArmPlan> = screened.iter().filter(|a| a.baseline != a.name).collect();
     let baselines: Vec<&&ArmPlan> = screened.iter().filter(|a| a.baseline == a.name).collect();
-    let mean_cost = |n: usize, factor: usize, of: &[&&ArmPlan]| -> f64 {
-        if of.is_empty() {
-            0.0
-        } else {
-            of.iter().map(|a| a.cost.seconds(units(n, factor))).sum::<f64>() / of.len() as f64
+    // the median, not the mean: one costly generator among the screened arms would
+    // otherwise inflate the estimate of arms that are rarely it
+    let typical_cost = |n: usize, factor: usize, of: &[&&ArmPlan]| -> f64 {
+        let mut c: Vec<f64> = of.iter().map(|a| a.cost.seconds(units(n, factor))).collect();
+        c.sort_by(f64::total_cmp);
+        match c.len() {
+            0 => 0.0,
+            k if k % 2 == 1 => c[k / 2],
+            k => 0.5 * (c[k / 2 - 1] + c[k / 2]),
         }
     };
     let kept = plan.keep.min(candidates.len());
@@ -264,10 +268,10 @@ pub fn estimate(plan: &Plan, units: &dyn Fn(usize, usize) -> f64) -> Estimate {
     for &n in &plan.confirm_sizes {
         for _ in &plan.confirm_seeds {
             for _ in 0..kept {
-                confirm.push(mean_cost(n, 1, &candidates));
+                confirm.push(typical_cost(n, 1, &candidates));
             }
             for _ in 0..n_base {
-                confirm.push(mean_cost(n, 1, &baselines));
+                confirm.push(typical_cost(n, 1, &baselines));
             }
         }
     }
@@ -275,9 +279,9 @@ pub fn estimate(plan: &Plan, units: &dyn Fn(usize, usize) -> f64) -> Estimate {
     if plan.stability {
         for _ in &plan.confirm_seeds {
             for _ in 0..kept {
-                stability.push(mean_cost(plan.screen_size, 2, &candidates));
+                stability.push(typical_cost(plan.screen_size, 2, &candidates));
             }
-            stability.push(mean_cost(plan.screen_size, 2, &baselines));
+            stability.push(typical_cost(plan.screen_size, 2, &baselines));
         }
     }
     Estimate {
@@ -380,5 +384,17 @@ mod tests {
         assert!(parse_budget("ten minutes").is_err() && parse_budget("0s").is_err());
         assert_eq!(ladder(&[5, 10, 20, 50], 30), vec![5, 10, 20]);
         assert_eq!(ladder(&[5, 10], 3), vec![3]);
+    }
+
+    #[test]
+    fn a_costly_screened_generator_does_not_inflate_the_confirmation_estimate() {
+        let units = |_: usize, f: usize| f as f64;
+        let plan = make_plan(input(1e6), &units).unwrap();
+        let e = estimate(&plan, &units);
+        // candidates cost 1, 1 and 10 per run: the median (1) is the typical arm
+        let runs = (plan.confirm_sizes.len() * plan.confirm_seeds.len() * (plan.keep + 1)) as f64;
+        let per_run = (plan.confirm_sizes.len() * plan.confirm_seeds.len()) as f64;
+        assert!(e.confirm <= runs / plan.jobs as f64 + 1e-9, "{} for {runs} runs of 1 s", e.confirm);
+        assert!(e.confirm >= per_run / plan.jobs as f64, "{}", e.confirm);
     }
 }
