@@ -17,3 +17,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)
 }
+
+/// Write named tensors to a safetensors file at `path` the same way: moved to the
+/// CPU, made contiguous, sorted by name (so the file's bytes depend on the values
+/// alone), written to a sibling temporary file, then renamed over `path`.
+pub fn write_safetensors(path: &Path, named: Vec<(String, tch::Tensor)>) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let mut named: Vec<(String, tch::Tensor)> = named.into_iter().map(|(k, v)| (k, v.detach().to_device(tch::Device::Cpu).contiguous())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    tch::Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}

@@ -1,6 +1,6 @@
 //! Transfer learning: the backbone's LoRA injection, weight loading with key
 //! reports, the strategies' trainable parameters, frozen weights staying frozen.
-use smalldata::data::ImageDataset;
+use smalldata::data::{classes_subset, ImageDataset};
 use smalldata::finetune::*;
 use tch::{nn, Device, Kind, Tensor};
 

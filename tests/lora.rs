@@ -96,3 +96,8 @@ fn parameter_counts_are_exact_and_configs_are_checked() {
         assert!(e.contains(shows), "{e}");
     }
 }
+
+/// The largest absolute elementwise difference between two tensors of one shape.
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}

@@ -1,7 +1,8 @@
 //! The tabular WGAN-GP and the TSTR comparison.
 
 use smalldata::augment::tabular::TabularAugment;
-use smalldata::generate::{run_tabular_tstr, GanSynth, TabularGan, TabularGanConfig, TstrConfig};
+use smalldata::generate::{GanSynth, TabularGan, TabularGanConfig};
+use smalldata::tabular::{run_tabular_tstr, TstrConfig};
 use smalldata::ndarray::{Array1, Array2};
 use smalldata::tabular::TabularMethod;
 

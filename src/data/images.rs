@@ -213,6 +213,25 @@ pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// The images of `classes`, relabelled `0..classes.len()` in that order.
+pub fn classes_subset(data: &ImageDataset, classes: &[i64]) -> Result<ImageDataset> {
+    // (index in data, new label) of every image whose label is one of `classes`
+    let kept: Vec<(usize, i64)> = data
+        .labels_vec()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| classes.iter().position(|c| c == l).map(|k| (i, k as i64)))
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::invalid("classes", format!("{classes:?}"), "no image has these labels"));
+    }
+    let idx: Vec<usize> = kept.iter().map(|&(i, _)| i).collect();
+    let relabelled: Vec<i64> = kept.iter().map(|&(_, k)| k).collect();
+    let sub = data.select(&idx)?;
+    let names = classes.iter().map(|&c| data.class_names.get(c as usize).cloned().unwrap_or_else(|| c.to_string())).collect();
+    ImageDataset::new(sub.images, Tensor::from_slice(&relabelled), names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,26 +24,13 @@ use crate::data::{batch_indices, ImageDataset};
 use crate::evaluate::{accuracy, roc_auc_multiclass, MultiClass};
 use crate::train::init::{channels_last, reset_parameters, to_channels_last};
 use crate::{derive_seed, Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 /// Classes of the source and target tasks.
 pub const SOURCE_CLASSES: [i64; 5] = [0, 1, 2, 3, 4];
 pub const TARGET_CLASSES: [i64; 5] = [5, 6, 7, 8, 9];
-
-/// The images of `classes`, relabelled `0..classes.len()` in that order.
-pub fn classes_subset(data: &ImageDataset, classes: &[i64]) -> Result<ImageDataset> {
-    let labels = data.labels_vec();
-    let idx: Vec<usize> = (0..labels.len()).filter(|&i| classes.contains(&labels[i])).collect();
-    if idx.is_empty() {
-        return Err(Error::invalid("classes", format!("{classes:?}"), "no image has these labels"));
-    }
-    let sub = data.select(&idx)?;
-    let relabelled: Vec<i64> = sub.labels_vec().iter().map(|l| classes.iter().position(|c| c == l).expect("filtered") as i64).collect();
-    let names = classes.iter().map(|&c| data.class_names.get(c as usize).cloned().unwrap_or_else(|| c.to_string())).collect();
-    ImageDataset::new(sub.images, Tensor::from_slice(&relabelled), names)
-}
 
 /// A transfer strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -293,10 +280,6 @@ pub fn pretrain(source_train: &ImageDataset, source_test: &ImageDataset, steps: 
     let logits = head_logits(&net, &clf, &source_test.images, device);
     let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
     let acc = accuracy(&source_test.labels_vec(), &pred)?;
-    let mut named: Vec<(String, Tensor)> = backbone_vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy().contiguous())).collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let tmp: PathBuf = out.with_extension("partial");
-    Tensor::write_safetensors(&named, &tmp)?;
-    std::fs::rename(&tmp, out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
+    crate::io::write_safetensors(out, backbone_vs.variables().into_iter().collect())?;
     Ok(acc)
 }

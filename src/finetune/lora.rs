@@ -18,7 +18,7 @@ use crate::augment::AugRng;
 use crate::{derive_seed, Error, Result};
 use rand::Rng;
 use std::sync::Mutex;
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 /// Rank, scale and dropout of an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -275,9 +275,4 @@ impl std::fmt::Display for ParameterCount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} trainable of {} parameters ({:.2}%)", self.trainable, self.total, self.percent())
     }
-}
-
-/// Max |a − b| (for tests and checks).
-pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b).abs().max().to_kind(Kind::Double).double_value(&[])
 }

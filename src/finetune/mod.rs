@@ -19,7 +19,7 @@ mod study;
 mod torchvision;
 
 pub use backbone::{load_weights, Conv, LoadReport, ResNetBackbone, FEATURES};
-pub use experiment::{backbone, classes_subset, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
-pub use lora::{max_abs_diff, ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use experiment::{backbone, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
+pub use lora::{ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
 pub use torchvision::{load_torchvision_resnet, torchvision_name, TorchvisionResNet};
 pub use study::{pretrain_source, run_transfer_study, TransferArm, TransferProtocol, TransferStudyConfig, PRETRAINED};

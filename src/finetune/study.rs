@@ -1,7 +1,8 @@
 //! The transfer experiment on the experiment engine: sizes × strategies × seeds,
 //! each strategy an [`Arm`], with `scratch` as the baseline.
 
-use super::experiment::{classes_subset, run_strategy, Strategy, TransferConfig, SOURCE_CLASSES, TARGET_CLASSES};
+use crate::data::classes_subset;
+use super::experiment::{run_strategy, Strategy, TransferConfig, SOURCE_CLASSES, TARGET_CLASSES};
 use crate::data::{fashion_mnist, FolderConfig, ImageDataset};
 use crate::error::IoContext;
 use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ExperimentOutcome, ImageDraw, ImageTask, RunContext, Scores};

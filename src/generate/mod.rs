@@ -5,19 +5,15 @@
 //!   arm.
 //! * Tables: the Gaussian copula ([`GaussianCopula`]; [`CopulaSynth`] is the tabular
 //!   study's `copula`) and a conditional WGAN-GP ([`TabularGan`]; [`GanSynth`] is its
-//!   `gan`), scored by train-on-synthetic-test-on-real ([`run_tabular_tstr`]).
+//!   `gan`), scored by train-on-synthetic-test-on-real (`smalldata::tabular::run_tabular_tstr`).
 //!
-//! [`optim::Adam`] is an Adam whose state is saved in checkpoints, so that generative
-//! training resumes exactly.
+//! Checkpoints and the saveable Adam they resume with live in [`crate::train`].
 
-mod checkpoint;
 mod copula;
 pub mod diffusion;
 pub mod gan;
 pub mod judge;
-pub mod optim;
 mod tabular_gan;
-mod tstr;
 
 use crate::data::ImageDataset;
 use crate::{Error, Result};
@@ -25,9 +21,7 @@ use tch::{Device, Tensor};
 
 pub use copula::{CopulaSynth, GaussianCopula};
 /// Moved to [`crate::evaluate`], their home; kept here for callers of the old path.
-pub use crate::evaluate::{normal_cdf, normal_quantile};
 pub use tabular_gan::{GanSynth, TabularGan, TabularGanConfig};
-pub use tstr::{run_tabular_tstr, tstr_table, TstrConfig, TstrRow};
 pub use gan::{run_gan_experiment, Gan, GanConfig, GanExperimentConfig, GanExperimentReport, GanHistory, GanLoss};
 
 /// A training set of the real images followed by the synthetic ones (same classes,

@@ -9,7 +9,7 @@
 //! Wasserstein loss and the gradient penalty `λ (‖∇D(x̂)‖ − 1)²` (Gulrajani et al.
 //! 2017). Seeded throughout; the same seed gives the same rows.
 
-use super::optim::Adam;
+use crate::train::optim::Adam;
 use crate::augment::tabular::TabularAugment;
 use crate::augment::AugRng;
 use crate::train::init::reset_parameters;

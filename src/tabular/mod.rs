@@ -25,6 +25,8 @@
 mod mlp;
 mod regressors;
 mod study;
+mod tstr;
 
 pub use regressors::{fit_predict, Fitted, Regressor, Scaler};
+pub use tstr::{run_tabular_tstr, tstr_table, TstrConfig, TstrRow};
 pub use study::{run_tabular_study, SyntheticRows, TabularArm, TabularMethod, TabularProtocol, TabularSource, TabularStudyConfig};

@@ -3,7 +3,6 @@
 use super::init::{channels_last, reset_parameters, to_channels_last};
 use super::models::ModelSpec;
 use crate::data::ImageDataset;
-use crate::error::IoContext;
 use crate::evaluate::{accuracy, roc_auc_multiclass, MultiClass};
 use crate::{derive_seed, Error, Result};
 use ndarray::Array2;
@@ -168,12 +167,7 @@ impl Classifier {
 
     /// Save every variable to a safetensors file (written to a temporary file, then renamed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let tmp = path.with_extension("safetensors.partial");
-        let named: Vec<(String, Tensor)> = self.weights().into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu))).collect();
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).at(path)?;
-        Ok(())
+        crate::io::write_safetensors(path.as_ref(), self.weights().into_iter().collect())
     }
 
     /// Load weights saved by [`Classifier::save`] into this (same-spec) classifier.

@@ -30,9 +30,11 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod checkpoint;
 mod classifier;
 mod fit;
 pub mod init;
+pub mod optim;
 mod models;
 mod progress;
 

@@ -198,7 +198,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             );
         }
         GenerateCmd::Tstr { data, target, rows, synthetic_rows, synthesizers, models, seeds } => {
-            let cfg = smalldata::generate::TstrConfig {
+            let cfg = smalldata::tabular::TstrConfig {
                 data: TabularSource::parse(&data, &target),
                 rows,
                 synthetic_rows,
@@ -210,8 +210,8 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             // small MLPs: one thread is fastest, and leaves the other cores alone
             tch::set_num_threads(1);
             let t = std::time::Instant::now();
-            let rows = smalldata::generate::run_tabular_tstr(&cfg)?;
-            print!("{}", smalldata::generate::tstr_table(&rows));
+            let rows = smalldata::tabular::run_tabular_tstr(&cfg)?;
+            print!("{}", smalldata::tabular::tstr_table(&rows));
             println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
         }
         GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, folder, size, channels, out, export } => {

@@ -27,7 +27,7 @@ pub const HELD_OUT_CLASS: i64 = 9;
 /// The images of `data` whose label is not `held_out`, relabelled `0..` in order.
 pub fn without_class(data: &ImageDataset, held_out: i64) -> Result<ImageDataset> {
     let kept: Vec<i64> = (0..data.num_classes() as i64).filter(|&c| c != held_out).collect();
-    crate::finetune::classes_subset(data, &kept)
+    crate::data::classes_subset(data, &kept)
 }
 
 /// Pretrain (or resume) on every Fashion-MNIST training image except ankle boots and

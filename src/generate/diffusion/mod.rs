@@ -31,8 +31,8 @@ pub use schedule::{sample_loop, NoiseSchedule, Sampler, ScheduleKind};
 pub use textual_inversion::{textual_inversion, InversionConfig, InversionHistory, LearnedToken};
 pub use unet::{timestep_features, UNet};
 
-use super::checkpoint;
-use super::optim::Adam;
+use crate::train::checkpoint;
+use crate::train::optim::Adam;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
 use crate::error::IoContext;
@@ -447,14 +447,7 @@ impl DiffusionModel {
     /// Save the sampling weights alone (EMA UNet and tokens) to `path`, with
     /// `path.json` describing them — the form committed to `data/pretrained/`.
     pub fn export(&self, path: &Path, command: &str) -> Result<()> {
-        let mut named: Vec<(String, Tensor)> = self.ema_vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous())).collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).at(dir)?;
-        }
-        let tmp = path.with_extension("safetensors.partial");
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).at(path)?;
+        crate::io::write_safetensors(path, self.ema_vs.variables().into_iter().collect())?;
         let info = PretrainedInfo {
             config: DiffusionConfig { out: None, progress: false, ..self.cfg.clone() },
             shape: self.shape,

@@ -12,12 +12,11 @@
 use super::DiffusionModel;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
-use crate::error::IoContext;
 use crate::train::Progress;
 use crate::{Error, Result};
 use std::path::Path;
 use std::time::Instant;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 /// Settings of [`textual_inversion`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -104,11 +103,7 @@ pub struct LearnedToken {
 impl LearnedToken {
     /// Save the vectors alone, under the placeholder's name, to a safetensors file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).at(dir)?;
-        }
-        Tensor::write_safetensors(&[(self.placeholder.as_str(), self.vectors.to_device(Device::Cpu).contiguous())], path)?;
-        Ok(())
+        crate::io::write_safetensors(path, vec![(self.placeholder.clone(), self.vectors.shallow_clone())])
     }
 
     /// Load a token written by [`LearnedToken::save`] (the file's only tensor).
@@ -178,7 +173,7 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
     };
     let known = table.narrow(0, 1, table.size()[0] - 1).detach();
     let vectors_of = |p: &Tensor| if cfg.mixture { p.softmax(-1, Kind::Float).matmul(&known) } else { p.shallow_clone() };
-    let mut opt = crate::generate::optim::Adam::new(&vs, cfg.lr, (0.9, 0.999))?;
+    let mut opt = crate::train::optim::Adam::new(&vs, cfg.lr, (0.9, 0.999))?;
 
     let started = Instant::now();
     let progress = Progress::new(cfg.steps as u64, cfg.progress, "inversion");

@@ -26,8 +26,8 @@ pub use diffaugment::diff_augment;
 pub use experiment::{pixels, run_gan_experiment, sort_by_label, GanExperimentConfig, GanExperimentReport};
 pub use nets::{check_shape, Discriminator, Generator};
 
-use super::checkpoint;
-use super::optim::Adam;
+use crate::train::checkpoint;
+use crate::train::optim::Adam;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
 use crate::train::init::reset_parameters;

@@ -9,7 +9,7 @@ use crate::error::IoContext;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
-use tch::{nn, Device, Tensor};
+use tch::{nn, Tensor};
 
 pub(crate) const TENSORS: &str = "checkpoint.safetensors";
 pub(crate) const META: &str = "checkpoint.json";
@@ -19,20 +19,14 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
     std::fs::create_dir_all(dir).at(dir)?;
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (prefix, vs) in stores {
-        for (k, v) in vs.variables() {
-            named.push((format!("{prefix}/{k}"), v.detach().to_device(Device::Cpu).contiguous()));
-        }
+        named.extend(vs.variables().into_iter().map(|(k, v)| (format!("{prefix}/{k}"), v)));
     }
     for (prefix, opt) in optimizers {
-        named.extend(opt.state(prefix).into_iter().map(|(k, v)| (k, v.to_device(Device::Cpu))));
+        named.extend(opt.state(prefix));
     }
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let path = dir.join(TENSORS);
-    let tmp = dir.join(format!("{TENSORS}.partial"));
-    Tensor::write_safetensors(&named, &tmp)?;
+    // the metadata first, the tensors last: a checkpoint whose tensors exist is complete
     crate::io::write_atomic(&dir.join(META), serde_json::to_string_pretty(meta)?.as_bytes())?;
-    std::fs::rename(&tmp, &path).at(&path)?;
-    Ok(())
+    crate::io::write_safetensors(&dir.join(TENSORS), named)
 }
 
 /// Create the output folder `out` (when there is one) and return it if it holds a

@@ -5,7 +5,7 @@
 //! teach a model as much as the real ones scores a TSTR close to TRTR.
 
 use crate::evaluate::{mae, paired_comparison, rmse, train_synthetic_test_real, PairedComparison, Summary};
-use crate::tabular::{Regressor, TabularMethod, TabularSource};
+use super::{Regressor, TabularMethod, TabularSource};
 use crate::{derive_seed, Error, Result};
 use ndarray::{Array1, Array2};
 use std::fmt::Write as _;
