@@ -33,10 +33,10 @@ fn lora_goes_where_the_pattern_says_and_starts_as_the_base() {
     let x = toy(4, 5, 1).images;
     let before = net.features(&x, false);
     let adapters = nn::VarStore::new(Device::Cpu);
-    let n = net.add_lora("block2,block3", &adapters.root(), LoraConfig::default(), 0).unwrap();
+    let n = net.add_lora(&["block2", "block3"], &adapters.root(), LoraConfig::default(), 0).unwrap();
     assert_eq!(n, 6, "conv1, conv2, down of two blocks");
     assert!(max_abs_diff(&net.features(&x, false), &before) < 1e-6);
-    let e = net.add_lora("nothing", &adapters.root(), LoraConfig::default(), 0).unwrap_err().to_string();
+    let e = net.add_lora(&["nothing"], &adapters.root(), LoraConfig::default(), 0).unwrap_err().to_string();
     assert!(e.contains("nothing") && e.contains("block1.conv1"), "{e}");
 }
 
@@ -112,7 +112,7 @@ fn lora_training_leaves_the_backbone_bit_identical() {
     let mut vs = vs;
     vs.freeze();
     let adapters = nn::VarStore::new(Device::Cpu);
-    net.add_lora("block", &adapters.root(), LoraConfig { rank: 2, alpha: 4.0, dropout: 0.0 }, 1).unwrap();
+    net.add_lora(&["block"], &adapters.root(), LoraConfig { rank: 2, alpha: 4.0, dropout: 0.0 }, 1).unwrap();
     let head = nn::linear(adapters.root() / "head", FEATURES, 5, Default::default());
     use tch::nn::{Module, OptimizerConfig};
     let mut opt = nn::Adam::default().build(&adapters, 1e-2).unwrap();
@@ -209,4 +209,34 @@ fn the_transfer_study_resumes_from_its_results_file() {
     assert_eq!(again.summary.baseline, "scratch");
     let missing = TransferStudyConfig { checkpoint: dir.path().join("nope.safetensors"), ..cfg };
     assert!(run_transfer_study(&missing).unwrap_err().to_string().contains("nope.safetensors"));
+}
+
+/// The largest absolute elementwise difference between two tensors of one shape.
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn the_classifier_and_the_backbone_are_one_network_with_one_set_of_names() {
+    use smalldata::train::{ModelKind, ModelSpec};
+    use tch::nn::ModuleT;
+    let classifier = nn::VarStore::new(Device::Cpu);
+    let spec = ModelSpec::new(ModelKind::SmallResNet, [1, 28, 28], 5);
+    let model = spec.build(&classifier.root(), 0).unwrap();
+    let backbone_vs = nn::VarStore::new(Device::Cpu);
+    let net = ResNetBackbone::new(&backbone_vs.root(), 1);
+    let mut extra: Vec<String> = classifier.variables().keys().filter(|k| !backbone_vs.variables().contains_key(*k)).cloned().collect();
+    extra.sort();
+    assert_eq!(extra, ["fc.bias", "fc.weight"], "the classifier is the backbone plus fc");
+    assert!(backbone_vs.variables().keys().all(|k| classifier.variables().contains_key(k)));
+    // the same weights give the same features: logits = fc(features)
+    tch::no_grad(|| {
+        for (k, v) in backbone_vs.variables() {
+            v.shallow_clone().copy_(&classifier.variables()[&k]);
+        }
+    });
+    let x = toy(3, 2, 1).images;
+    let fc = classifier.variables();
+    let want = net.features(&x, false).matmul(&fc["fc.weight"].tr()) + &fc["fc.bias"];
+    assert!(max_abs_diff(&model.forward_t(&x, false), &want) < 1e-5);
 }

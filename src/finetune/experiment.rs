@@ -18,7 +18,8 @@
 //! Backbone batch norm uses its pretrained running statistics whenever the backbone
 //! is frozen (frozen, LoRA, the first phase of gradual).
 
-use super::backbone::{load_weights, ResNetBackbone, FEATURES};
+use super::backbone::{load_weights, AddLora};
+use crate::train::{ResNetBackbone, FEATURES};
 use super::lora::{LoraConfig, ParameterCount};
 use crate::data::{batch_indices, ImageDataset};
 use crate::evaluate::{accuracy, roc_auc_multiclass, MultiClass};
@@ -192,7 +193,7 @@ pub fn run_strategy(
         }
         Strategy::Lora { rank } => {
             backbone_vs.freeze();
-            net.add_lora("block", &adapter_vs.root(), LoraConfig { rank, alpha: 2.0 * rank as f64, dropout: 0.0 }, seed)?;
+            net.add_lora(&["block"], &adapter_vs.root(), LoraConfig { rank, alpha: 2.0 * rank as f64, dropout: 0.0 }, seed)?;
             parameters = ParameterCount::of(&[&backbone_vs, &head_vs, &adapter_vs]);
             let (mut oa, mut oh) = (adam(&adapter_vs, cfg.lr)?, adam(&head_vs, cfg.lr)?);
             for idx in step_batches.by_ref() {

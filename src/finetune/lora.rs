@@ -183,6 +183,12 @@ impl ConvAdapter {
     }
 }
 
+impl nn::ModuleT for ConvAdapter {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        ConvAdapter::forward_t(self, xs, train)
+    }
+}
+
 /// A frozen `nn::Conv2D` with a LoRA adapter (groups = 1).
 #[derive(Debug)]
 pub struct LoraConv2d {

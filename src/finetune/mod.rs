@@ -2,8 +2,9 @@
 //!
 //! * [`LoraLinear`], [`LoraConv2d`], [`ConvAdapter`]: LoRA adapters with merge/unmerge
 //!   and exact parameter counts ([`ParameterCount`]).
-//! * [`ResNetBackbone`]: a small ResNet with named convolutions, so adapters can be
-//!   added by name pattern; [`load_weights`] reports missing and unexpected keys.
+//! * [`AddLora`] attaches adapters to the convolutions of [`ResNetBackbone`] (the
+//!   network of `train`'s small ResNet) by name; [`load_weights`] reports missing and
+//!   unexpected keys.
 //! * [`Strategy`] and [`run_strategy`]: scratch, frozen backbone + linear or MLP head
 //!   (features cached), LoRA, full fine-tuning, gradual unfreezing.
 //! * [`load_torchvision_resnet`]: tch's ResNet-18/34/50 from torchvision weights
@@ -18,7 +19,8 @@ mod lora;
 mod study;
 mod torchvision;
 
-pub use backbone::{load_weights, Conv, LoadReport, ResNetBackbone, FEATURES};
+pub use backbone::{load_weights, AddLora, LoadReport};
+pub use crate::train::{ResNetBackbone, FEATURES};
 pub use experiment::{backbone, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
 pub use lora::{ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
 pub use torchvision::{load_torchvision_resnet, torchvision_name, TorchvisionResNet};

@@ -37,11 +37,13 @@ pub mod init;
 pub mod optim;
 mod models;
 mod progress;
+mod resnet;
 
 pub use classifier::{Classifier, Scores};
 pub use fit::{
     BatchMix, Callback, Checkpoint, EarlyStopping, History, Length, Monitor, Optimizer, Schedule, TrainConfig, TrainState, Trainer,
     ValPoint,
 };
-pub use models::{small_cnn, small_resnet, ModelKind, ModelSpec, SeededDropout};
+pub use models::{small_cnn, ModelKind, ModelSpec, SeededDropout};
+pub use resnet::{small_resnet, Conv, ResNetBackbone, SmallResNet, FEATURES};
 pub use progress::Progress;

@@ -92,7 +92,7 @@ impl ModelSpec {
         self.check()?;
         Ok(match self.kind {
             ModelKind::SmallCnn => Box::new(small_cnn(p, self, seed)),
-            ModelKind::SmallResNet => Box::new(small_resnet(p, self)),
+            ModelKind::SmallResNet => Box::new(super::resnet::small_resnet(p, self)),
         })
     }
 }
@@ -138,39 +138,4 @@ pub fn small_cnn(p: &nn::Path, spec: &ModelSpec, seed: u64) -> impl ModuleT {
         .add_fn(|x| x.relu())
         .add(SeededDropout::new(spec.dropout, seed))
         .add(nn::linear(p / "fc2", 128, spec.num_classes, Default::default()))
-}
-
-/// A basic residual block: two 3×3 convolutions with batch norm, and a 1×1
-/// projection on the shortcut when the shape changes.
-fn basic_block(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> impl ModuleT {
-    let conv = |p: nn::Path, ci, co, k, s, pad| nn::conv2d(p, ci, co, k, nn::ConvConfig { stride: s, padding: pad, bias: false, ..Default::default() });
-    let c1 = conv(p / "conv1", c_in, c_out, 3, stride, 1);
-    let b1 = nn::batch_norm2d(p / "bn1", c_out, Default::default());
-    let c2 = conv(p / "conv2", c_out, c_out, 3, 1, 1);
-    let b2 = nn::batch_norm2d(p / "bn2", c_out, Default::default());
-    let shortcut = (stride != 1 || c_in != c_out)
-        .then(|| (conv(p / "down", c_in, c_out, 1, stride, 0), nn::batch_norm2d(p / "down_bn", c_out, Default::default())));
-    nn::func_t(move |x, train| {
-        let y = x.apply(&c1).apply_t(&b1, train).relu().apply(&c2).apply_t(&b2, train);
-        let s = match &shortcut {
-            Some((c, b)) => x.apply(c).apply_t(b, train),
-            None => x.shallow_clone(),
-        };
-        (y + s).relu()
-    })
-}
-
-/// The small ResNet: stem conv3×3(32)-BN-ReLU, blocks of 32, 64 (stride 2) and 128
-/// (stride 2) channels, global average pooling, fc(classes).
-pub fn small_resnet(p: &nn::Path, spec: &ModelSpec) -> impl ModuleT {
-    let stem = nn::conv2d(p / "stem", spec.in_channels, 32, 3, nn::ConvConfig { padding: 1, bias: false, ..Default::default() });
-    nn::seq_t()
-        .add(stem)
-        .add(nn::batch_norm2d(p / "stem_bn", 32, Default::default()))
-        .add_fn(|x| x.relu())
-        .add(basic_block(&(p / "block1"), 32, 32, 1))
-        .add(basic_block(&(p / "block2"), 32, 64, 2))
-        .add(basic_block(&(p / "block3"), 64, 128, 2))
-        .add_fn(|x| x.mean_dim(&[2i64, 3][..], false, tch::Kind::Float))
-        .add(nn::linear(p / "fc", 128, spec.num_classes, Default::default()))
 }
