@@ -25,7 +25,7 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
+.PHONY: help setup setup-rust demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
 
 help:
 	@echo "make demo            run the main job: advise on the default data (10 minutes)"
@@ -40,7 +40,11 @@ help:
 	@echo "make bench-tabular   linear-model fit times beside scikit-learn"
 	@echo "make tabular         the regression study on diabetes (report/tabular)"
 
-setup: $(PY_STAMP) $(VENV)/torch $(EVCXR_STAMP) $(DATA_STAMP)
+# setup-rust is what the Rust side needs (libtorch, the Python peers, the data);
+# setup adds the notebook kernel (evcxr, about 8 minutes the first time), which only
+# the notebook targets wait for.
+setup: setup-rust $(EVCXR_STAMP)
+setup-rust: $(PY_STAMP) $(VENV)/torch $(DATA_STAMP)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv "$(VENV)"
@@ -74,7 +78,7 @@ $(DATA_STAMP):
 	else echo "setup: no apt-get as root; Fashion-MNIST falls back to the embedded subset"; fi
 	mkdir -p "$(VENV)" && touch "$@"
 
-demo: setup
+demo: setup-rust
 	cargo run --release --quiet -- demo
 
 # Look at the advise page as a person does: headless Chromium renders it to a PNG.
@@ -87,12 +91,12 @@ screenshot:
 	  --screenshot="$(ROOT)/$(REPORT)/screenshot.png" "file://$(ROOT)/$(REPORT)/index.html" 2>/dev/null
 	@echo "screenshot: $(REPORT)/screenshot.png"
 
-info: setup
+info: setup-rust
 	cargo run --release --quiet -- info
 
 test: test-rust test-notebooks
 
-test-rust: setup
+test-rust: setup-rust
 	cargo test --all-targets --no-fail-fast
 	cargo test --doc
 
@@ -110,19 +114,19 @@ notebook: setup
 	$(NB_ENV) "$(VENV)/bin/jupyter" notebook --notebook-dir="$(ROOT)/notebooks"
 
 # Benchmarks: commands that run our code and the peers in one go and print ratios.
-bench-metrics: setup
+bench-metrics: setup-rust
 	cargo run --release --quiet --example bench_metrics
 
-bench-augment: setup
+bench-augment: setup-rust
 	cargo run --release --quiet -- bench augment --out report/bench-augment.json
 
-bench-tabular: setup
+bench-tabular: setup-rust
 	cargo run --release --quiet -- bench tabular --out report/bench-tabular.json
 
-tabular: setup
+tabular: setup-rust
 	cargo run --release --quiet -- tabular --dataset diabetes --out report/tabular
 
-bench-study: setup
+bench-study: setup-rust
 	cargo run --release --quiet -- bench study --out report/bench-study.json
 
 clean-setup:

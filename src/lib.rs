@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod finetune;
 pub mod generate;
 pub mod io;
+pub mod params;
 pub mod plot;
 pub mod prelude;
 pub mod study;
@@ -51,20 +52,6 @@ pub fn derive_seed(seed: u64, tag: &str) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-/// A `name[=value]` setting as the command line spells operations and models
-/// (`crop=4`, `ridge=0.5`): the trimmed name, and the value parsed as a finite number
-/// (or `default` when absent). `what` names the kind of setting in errors.
-pub(crate) fn parse_setting(s: &str, what: &str, default: f64) -> Result<(String, f64, bool)> {
-    match s.split_once('=') {
-        None => Ok((s.trim().to_string(), default, false)),
-        Some((name, v)) => {
-            let value = v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
-            let value = value.ok_or_else(|| Error::invalid(what, s, "expected NAME or NAME=NUMBER"))?;
-            Ok((name.trim().to_string(), value, true))
-        }
-    }
 }
 
 /// Seed every source of randomness that tch uses (CPU and CUDA generators).

@@ -2,6 +2,7 @@
 //! correlations of real data reproduced, seeded sampling, edge cases.
 use smalldata::augment::tabular::TabularAugment;
 use smalldata::data::TabularData;
+use smalldata::evaluate::{normal_cdf, normal_quantile};
 use smalldata::generate::*;
 use smalldata::ndarray::{array, concatenate, Array1, Array2, Axis};
 

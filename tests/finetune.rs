@@ -219,7 +219,6 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 #[test]
 fn the_classifier_and_the_backbone_are_one_network_with_one_set_of_names() {
     use smalldata::train::{ModelKind, ModelSpec};
-    use tch::nn::ModuleT;
     let classifier = nn::VarStore::new(Device::Cpu);
     let spec = ModelSpec::new(ModelKind::SmallResNet, [1, 28, 28], 5);
     let model = spec.build(&classifier.root(), 0).unwrap();

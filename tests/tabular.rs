@@ -56,6 +56,9 @@ fn bad_input_is_refused_naming_the_row_or_column() {
     constant.column_mut(0).fill(7.0);
     let e = ols.fit(constant.view(), y.view(), 0).unwrap_err().to_string();
     assert!(e.contains("column 0") && e.contains("constant"), "{e}");
+    // a misspelt dataset is not taken for a CSV path
+    let e = TabularSource::parse("diabetis", "target").unwrap_err().to_string();
+    assert!(e.contains("diabetis") && e.contains("diabetes, winequality"), "{e}");
     // fewer rows than parameters: 3 rows, 2 features + intercept is fine, 2 rows is not
     let few = array![[1.0, 2.0], [2.0, 1.0]];
     let e = ols.fit(few.view(), array![1.0, 2.0].view(), 0).unwrap_err().to_string();
@@ -75,7 +78,7 @@ fn a_csv_without_its_target_column_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.csv");
     std::fs::write(&p, "a,b\n1,2\n3,4\n").unwrap();
-    let cfg = TabularStudyConfig { data: TabularSource::parse(p.to_str().unwrap(), "price"), out: dir.path().join("o"), ..Default::default() };
+    let cfg = TabularStudyConfig { data: TabularSource::parse(p.to_str().unwrap(), "price").unwrap(), out: dir.path().join("o"), ..Default::default() };
     let e = run_tabular_study(&cfg).unwrap_err().to_string();
     assert!(e.contains("price") && e.contains("t.csv"), "{e}");
 }

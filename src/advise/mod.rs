@@ -71,7 +71,7 @@ impl AdviseData {
             return Err(Error::invalid("data", path, "a file that is not a .csv; give a CSV (with --target) or an image folder"));
         }
         match path {
-            "diabetes" | "winequality" => Ok(AdviseData::Table(TabularSource::parse(path, target.unwrap_or("target")))),
+            "diabetes" | "winequality" => Ok(AdviseData::Table(TabularSource::parse(path, target.unwrap_or("target"))?)),
             _ => Ok(AdviseData::Images(StudyData::parse(path, None)?)),
         }
     }

@@ -48,7 +48,7 @@ pub enum Strategy {
 impl std::str::FromStr for Strategy {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value, given) = crate::parse_setting(s, "strategy", 8.0)?;
+        let (name, value, given) = crate::params::parse_setting(s, "strategy", 8.0)?;
         if given && name != "lora" {
             return Err(Error::invalid("strategy", s, format!("{name} takes no parameter")));
         }
@@ -62,6 +62,15 @@ impl std::str::FromStr for Strategy {
             "gradual" => Strategy::Gradual,
             _ => return Err(Error::invalid("strategy", s, "known: scratch, frozen-linear, frozen-mlp, lora[=rank], full, gradual")),
         })
+    }
+}
+
+impl crate::params::Setting for Strategy {
+    fn setting(&self) -> String {
+        match self {
+            Strategy::Lora { rank } => format!("lora={rank}"),
+            other => other.name(),
+        }
     }
 }
 

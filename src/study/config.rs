@@ -116,7 +116,7 @@ pub enum Op {
 impl std::str::FromStr for Op {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value, given) = crate::parse_setting(s, "augmentation", f64::NAN)?;
+        let (name, value, given) = crate::params::parse_setting(s, "augmentation", f64::NAN)?;
         let num = |default: f64| if given { value } else { default };
         let no_value = |op: Op| if given { Err(Error::invalid("augmentation", s, format!("{name} takes no parameter"))) } else { Ok(op) };
         match name.as_str() {
@@ -140,6 +140,19 @@ impl std::str::FromStr for Op {
                 s,
                 "known: crop[=padding], rotate[=degrees], noise[=sigma], flip, erase, blur[=sigma], jitter[=strength], affine, elastic",
             )),
+        }
+    }
+}
+
+impl crate::params::Setting for Op {
+    fn setting(&self) -> String {
+        match *self {
+            Op::Crop { padding } => format!("crop={padding}"),
+            Op::Rotate { degrees } => format!("rotate={degrees}"),
+            Op::Noise { sigma } => format!("noise={sigma}"),
+            Op::Blur { sigma } => format!("blur={sigma}"),
+            Op::Jitter { strength } => format!("jitter={strength}"),
+            _ => self.name().to_string(),
         }
     }
 }

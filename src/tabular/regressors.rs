@@ -60,7 +60,7 @@ impl std::str::FromStr for Regressor {
     type Err = Error;
     /// `ols`, `ridge[=alpha]`, `lasso[=alpha]`, `elasticnet[=alpha]`, `svr[=C]`, `knn[=k]`, `mlp[=hidden]`.
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value, given) = crate::parse_setting(s, "model", f64::NAN)?;
+        let (name, value, given) = crate::params::parse_setting(s, "model", f64::NAN)?;
         if given && value <= 0.0 {
             return Err(Error::invalid("model parameter", s, "expected a positive number after '='"));
         }
@@ -77,6 +77,22 @@ impl std::str::FromStr for Regressor {
         };
         r.check()?;
         Ok(r)
+    }
+}
+
+impl crate::params::Setting for Regressor {
+    /// `ridge=0.5`; the MLP's and the elastic net's other parameters are the parser's
+    /// defaults and are not spelt.
+    fn setting(&self) -> String {
+        match *self {
+            Regressor::Ols => "ols".into(),
+            Regressor::Ridge { alpha } => format!("ridge={alpha}"),
+            Regressor::Lasso { alpha } => format!("lasso={alpha}"),
+            Regressor::ElasticNet { alpha, .. } => format!("elasticnet={alpha}"),
+            Regressor::Svr { c, .. } => format!("svr={c}"),
+            Regressor::Knn { k } => format!("knn={k}"),
+            Regressor::Mlp { hidden, .. } => format!("mlp={hidden}"),
+        }
     }
 }
 

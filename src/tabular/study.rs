@@ -35,11 +35,14 @@ pub enum TabularSource {
 
 impl TabularSource {
     /// `diabetes`, `winequality`, or a path to a CSV (with `target` naming its column).
-    pub fn parse(name: &str, target: &str) -> Self {
+    /// A name that is neither built in nor an existing file is an error naming both
+    /// the built-in datasets and the path searched (a typo is not taken for a CSV).
+    pub fn parse(name: &str, target: &str) -> Result<Self> {
         match name {
-            "diabetes" => TabularSource::Diabetes,
-            "winequality" => TabularSource::Winequality,
-            path => TabularSource::Csv { path: path.into(), target: target.into(), missing: Missing::Impute },
+            "diabetes" => Ok(TabularSource::Diabetes),
+            "winequality" => Ok(TabularSource::Winequality),
+            path if std::path::Path::new(path).is_file() => Ok(TabularSource::Csv { path: path.into(), target: target.into(), missing: Missing::Impute }),
+            path => Err(Error::NotFound { what: "a CSV file, or a built-in dataset (diabetes, winequality)".into(), searched: vec![path.into()] }),
         }
     }
 
@@ -88,6 +91,12 @@ impl std::str::FromStr for TabularMethod {
             "gan" => TabularMethod::Gan,
             other => return Err(Error::invalid("augmentation", other, "known: none, jitter, mixup, smoter, smogn, copula, gan")),
         })
+    }
+}
+
+impl crate::params::Setting for TabularMethod {
+    fn setting(&self) -> String {
+        self.name().to_string()
     }
 }
 

@@ -3,7 +3,10 @@
 use super::all_threads;
 use clap::Subcommand;
 use smalldata::data;
-use smalldata::tabular::TabularSource;
+use smalldata::generate::diffusion::DiffusionConfig;
+use smalldata::generate::{GanConfig, GanExperimentConfig};
+use smalldata::params::settings;
+use smalldata::tabular::{TabularSource, TstrConfig};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -22,9 +25,9 @@ pub(crate) enum GenerateCmd {
     /// Train the conditional GAN on n real images per class and evaluate its samples
     /// (judge agreement and FMI, PRDC, C2ST, clusters, TSTR); resumes if killed.
     Gan {
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = GanExperimentConfig::default().n_per_class)]
         n_per_class: usize,
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = GanConfig::default().steps)]
         steps: usize,
         /// ns, hinge, wgan-gp or wgan-gp=λ.
         #[arg(long, default_value = "hinge")]
@@ -36,16 +39,16 @@ pub(crate) enum GenerateCmd {
         #[arg(long)]
         no_spectral_norm: bool,
         /// Discriminator steps per generator step.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = GanConfig::default().d_steps)]
         d_steps: usize,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = GanConfig::default().batch_size)]
         batch_size: usize,
         /// Generator and discriminator widths.
         #[arg(long)]
         g_width: Option<i64>,
         #[arg(long)]
         d_width: Option<i64>,
-        #[arg(long, default_value_t = 2e-4)]
+        #[arg(long, default_value_t = GanConfig::default().lr_g)]
         lr: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -57,16 +60,16 @@ pub(crate) enum GenerateCmd {
     /// Pretrain the token-conditioned diffusion model on Fashion-MNIST classes 0–8 (no
     /// ankle boots) and export its sampling weights; resumes if killed.
     DiffusionPretrain {
-        #[arg(long, default_value_t = 6000)]
+        #[arg(long, default_value_t = DiffusionConfig::default().steps)]
         steps: usize,
         /// Tokens per class (k-means clusters within each class when > 1).
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = DiffusionConfig::default().tokens_per_class)]
         tokens_per_class: usize,
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = DiffusionConfig::default().width)]
         width: i64,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = DiffusionConfig::default().batch_size)]
         batch_size: usize,
-        #[arg(long, default_value_t = 1e-3)]
+        #[arg(long, default_value_t = DiffusionConfig::default().lr)]
         lr: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -143,15 +146,15 @@ pub(crate) enum GenerateCmd {
         data: String,
         #[arg(long, default_value = "target")]
         target: String,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = TstrConfig::default().rows)]
         rows: usize,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = TstrConfig::default().synthetic_rows)]
         synthetic_rows: usize,
-        #[arg(long, value_delimiter = ',', default_value = "copula,gan")]
+        #[arg(long, value_delimiter = ',', default_value = settings(&TstrConfig::default().synthesizers).join(","))]
         synthesizers: Vec<String>,
-        #[arg(long, value_delimiter = ',', default_value = "ridge=1,knn,svr")]
+        #[arg(long, value_delimiter = ',', default_value = settings(&TstrConfig::default().models).join(","))]
         models: Vec<String>,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = TstrConfig::default().seeds)]
         seeds: usize,
     },
 }
@@ -198,8 +201,8 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             );
         }
         GenerateCmd::Tstr { data, target, rows, synthetic_rows, synthesizers, models, seeds } => {
-            let cfg = smalldata::tabular::TstrConfig {
-                data: TabularSource::parse(&data, &target),
+            let cfg = TstrConfig {
+                data: TabularSource::parse(&data, &target)?,
                 rows,
                 synthetic_rows,
                 synthesizers: synthesizers.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,

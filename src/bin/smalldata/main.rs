@@ -1,6 +1,8 @@
 //! The `smalldata` command: a thin layer over the library.
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use smalldata::data::{self, FolderConfig, ImageDataset, TabularData};
+use smalldata::finetune::{TransferConfig, TransferStudyConfig};
+use smalldata::params::settings;
 use smalldata::tabular::{run_tabular_study, TabularSource, TabularStudyConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +13,11 @@ mod study;
 use advise::{advise, AdviseArgs};
 use generate::GenerateCmd;
 use study::{study_with, StudyArgs};
+
+/// A default list as the command line spells it: `10,50`.
+pub(crate) fn comma<T: std::fmt::Display>(values: &[T]) -> String {
+    values.iter().map(T::to_string).collect::<Vec<_>>().join(",")
+}
 
 #[derive(Parser)]
 #[command(name = "smalldata", version, about = "Machine learning on small datasets: what really helps?")]
@@ -125,18 +132,18 @@ enum FinetuneCmd {
     Run {
         #[arg(long, default_value = smalldata::finetune::PRETRAINED)]
         checkpoint: PathBuf,
-        #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+        #[arg(long, value_delimiter = ',', default_value = comma(&TransferStudyConfig::default().sizes))]
         sizes: Vec<usize>,
         /// scratch, frozen-linear, frozen-mlp, lora[=rank], full, gradual.
-        #[arg(long, value_delimiter = ',', default_value = "scratch,frozen-linear,frozen-mlp,lora=8,full,gradual")]
+        #[arg(long, value_delimiter = ',', default_value = settings(&TransferStudyConfig::default().strategies).join(","))]
         strategies: Vec<String>,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = TransferStudyConfig::default().seeds)]
         seeds: usize,
-        #[arg(long, default_value_t = 150)]
+        #[arg(long, default_value_t = TransferConfig::default().steps)]
         steps: usize,
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = TransferConfig::default().batch_size)]
         batch_size: usize,
-        #[arg(long, default_value_t = 1e-3)]
+        #[arg(long, default_value_t = TransferConfig::default().lr)]
         lr: f64,
         #[arg(long)]
         test_limit: Option<usize>,
@@ -167,21 +174,21 @@ struct TabularArgs {
     #[arg(long, default_value = "target")]
     target: String,
     /// Training rows, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "20,50,100,200")]
+    #[arg(long, value_delimiter = ',', default_value = comma(&TabularStudyConfig::default().sizes))]
     sizes: Vec<usize>,
     /// Augmentations: none, jitter, mixup, smoter, smogn, copula, gan.
-    #[arg(long, value_delimiter = ',', default_value = "none,jitter,mixup,smoter,smogn")]
+    #[arg(long, value_delimiter = ',', default_value = settings(&TabularStudyConfig::default().methods).join(","))]
     augment: Vec<String>,
     /// Models: ols, ridge[=alpha], lasso[=alpha], elasticnet[=alpha], svr[=C], knn[=k], mlp[=hidden].
-    #[arg(long, value_delimiter = ',', default_value = "ols,ridge,lasso,svr,knn,mlp")]
+    #[arg(long, value_delimiter = ',', default_value = settings(&TabularStudyConfig::default().models).join(","))]
     models: Vec<String>,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = TabularStudyConfig::default().seeds)]
     seeds: usize,
     /// Share of rows held out for testing, per seed.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = TabularStudyConfig::default().test_fraction)]
     test_fraction: f64,
     /// Synthetic rows per training row.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TabularStudyConfig::default().ratio)]
     ratio: f64,
     /// Missing cells of a CSV (empty, NA, NaN, nan, null, ?, N/A): `impute` drops rows
     /// without a target and imputes features from each run's training rows;
@@ -324,7 +331,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         }
         Command::Tabular(a) => {
             let missing: data::Missing = a.missing.parse()?;
-            let source = match TabularSource::parse(&a.dataset, &a.target) {
+            let source = match TabularSource::parse(&a.dataset, &a.target)? {
                 TabularSource::Csv { path, target, .. } => TabularSource::Csv { path, target, missing },
                 builtin => builtin,
             };

@@ -2,6 +2,8 @@
 //! that other verbs provide (transfer strategies over --backbone).
 use clap::Args;
 use smalldata::experiment::{Arm, ImageDraw};
+use super::comma;
+use smalldata::params::settings;
 use smalldata::study::{StudyConfig, StudyData};
 use smalldata::train::{Length, TrainConfig};
 use std::path::PathBuf;
@@ -58,12 +60,12 @@ pub struct StudyArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Training images per class, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "10,50")]
+    #[arg(long, value_delimiter = ',', default_value = comma(&StudyConfig::default().sizes))]
     sizes: Vec<usize>,
     /// Operations to combine: crop[=padding], rotate[=degrees], noise[=sigma], flip,
     /// erase, blur[=sigma], jitter[=strength], affine, elastic; `none` for no
     /// operation (only the `none` arm, and --policies / --gan if given).
-    #[arg(long, value_delimiter = ',', default_value = "crop=3,rotate=15,noise=0.1")]
+    #[arg(long, value_delimiter = ',', default_value = settings(&StudyConfig::default().ops).join(","))]
     ops: Vec<String>,
     /// Also compare RandAugment and TrivialAugmentWide.
     #[arg(long)]
@@ -73,7 +75,7 @@ pub struct StudyArgs {
     #[arg(long)]
     gan: Option<usize>,
     /// Generator updates of the `gan` arm.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = smalldata::study::GanArm::default().gan.steps)]
     gan_steps: usize,
     /// Add the `diffusion` arm with this many synthetic images per real one. On
     /// Fashion-MNIST without --diffusion-model: ankle boots, from a token learned on
@@ -98,25 +100,25 @@ pub struct StudyArgs {
     #[arg(long, default_value_t = smalldata::generate::diffusion::InversionConfig::default().steps)]
     inversion_steps: usize,
     /// Number of seeds (0, 1, …); 3 or more for confidence intervals.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = StudyConfig::default().seeds)]
     seeds: usize,
     /// small-cnn or small-resnet.
-    #[arg(long, default_value = "small-cnn")]
+    #[arg(long, default_value_t = StudyConfig::default().model.to_string())]
     model: String,
     /// Optimisation steps per run (ignored when --epochs is given).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = default_steps())]
     steps: usize,
     /// Train for this many epochs instead of a fixed number of steps.
     #[arg(long)]
     epochs: Option<usize>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     lr: f64,
     /// adam, adamw, sgd or nesterov.
     #[arg(long, default_value = "adam")]
     optimizer: String,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
     /// constant, cosine or one-cycle.
     #[arg(long, default_value = "constant")]
@@ -135,6 +137,15 @@ pub struct StudyArgs {
     /// No per-run lines or progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// The study's default number of steps per run (0, which the study refuses, if the
+/// library's default ever became a number of epochs: --epochs would then be the flag).
+fn default_steps() -> usize {
+    match StudyConfig::default().train.length {
+        Length::Steps(s) => s,
+        Length::Epochs(_) => 0,
+    }
 }
 
 impl StudyArgs {

@@ -168,7 +168,7 @@ impl std::str::FromStr for Sampler {
     type Err = Error;
     /// `ddpm`, `ddim` (50 steps, η 0) or `ddim=K`.
     fn from_str(s: &str) -> Result<Self> {
-        let (name, k, _) = crate::parse_setting(s, "sampler", 50.0)?;
+        let (name, k, _) = crate::params::parse_setting(s, "sampler", 50.0)?;
         match name.as_str() {
             "ddpm" => Ok(Sampler::Ddpm),
             "ddim" if k >= 1.0 && k.fract() == 0.0 => Ok(Sampler::Ddim { steps: k as usize, eta: 0.0 }),

@@ -54,7 +54,7 @@ impl std::str::FromStr for GanLoss {
     type Err = Error;
     /// `ns` (non-saturating), `hinge`, `wgan-gp` (λ 10) or `wgan-gp=λ`.
     fn from_str(s: &str) -> Result<Self> {
-        let (name, value, given) = crate::parse_setting(s, "GAN loss", 10.0)?;
+        let (name, value, given) = crate::params::parse_setting(s, "GAN loss", 10.0)?;
         match (name.as_str(), given) {
             ("ns" | "non-saturating", false) => Ok(GanLoss::NonSaturating),
             ("hinge", false) => Ok(GanLoss::Hinge),
