@@ -8,15 +8,17 @@ use smalldata::ndarray::{array, concatenate, Array1, Array2, Axis};
 
 #[test]
 fn normal_cdf_and_quantile_match_scipy() {
-    // scipy.stats.norm.cdf / .ppf (SciPy 1.x in .venv)
+    // scipy.stats.norm.cdf / .ppf (SciPy 1.x in .venv). statrs' erfc is off by up to
+    // ~1.4e-11 for arguments in [0.5, 0.75) (its f64 offsets are the f32 constants of
+    // the Boost fit it ports, written as decimals), hence 1e-10 rather than 1e-15.
     for (x, want) in [(1.0, 0.8413447460685429), (-2.0, 0.022750131948179195), (3.5, 0.9997673709209645), (0.0, 0.5)] {
-        assert!((normal_cdf(x) - want).abs() < 2e-7, "Φ({x}) = {} vs {want}", normal_cdf(x));
+        assert!((normal_cdf(x) - want).abs() < 1e-10, "Φ({x}) = {} vs {want}", normal_cdf(x));
     }
     for (p, want) in [(0.975, 1.959963984540054), (0.001, -3.090232306167813), (0.3, -0.5244005127080407), (0.5, 0.0)] {
-        assert!((normal_quantile(p) - want).abs() < 1e-8, "Φ⁻¹({p}) = {} vs {want}", normal_quantile(p));
+        assert!((normal_quantile(p) - want).abs() < 1e-10, "Φ⁻¹({p}) = {} vs {want}", normal_quantile(p));
     }
     for p in [1e-6, 0.01, 0.2, 0.77, 0.999] {
-        assert!((normal_cdf(normal_quantile(p)) - p).abs() < 2e-7 * p.max(1e-2));
+        assert!((normal_cdf(normal_quantile(p)) - p).abs() < 1e-10 * p);
     }
 }
 

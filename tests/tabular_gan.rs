@@ -27,7 +27,7 @@ fn learns_the_dependence_and_the_ranges_seeded() {
     let (x, y) = linear_table(60);
     let cfg = TabularGanConfig { steps: 400, hidden: 64, ..TabularGanConfig::default() };
     let gan = TabularGan::fit(&x, &y, &cfg, 3).unwrap();
-    let (sx, sy) = gan.sample(500, 1);
+    let (sx, sy) = gan.sample(500, 1).unwrap();
     assert_eq!((sx.dim(), sy.len()), ((500, 2), 500));
     // the target follows 2·x₀ − x₁ in the synthetic rows too
     let fitted: Vec<f64> = (0..500).map(|i| 2.0 * sx[[i, 0]] - sx[[i, 1]]).collect();
@@ -38,8 +38,8 @@ fn learns_the_dependence_and_the_ranges_seeded() {
     assert!((mean_y - y.mean().unwrap()).abs() < 0.3, "{mean_y} vs {}", y.mean().unwrap());
     // same seeds, same rows; another sampling seed, other rows
     let again = TabularGan::fit(&x, &y, &cfg, 3).unwrap();
-    assert_eq!(again.sample(500, 1), (sx.clone(), sy.clone()));
-    assert_ne!(gan.sample(500, 2).1, sy);
+    assert_eq!(again.sample(500, 1).unwrap(), (sx.clone(), sy.clone()));
+    assert_ne!(gan.sample(500, 2).unwrap().1, sy);
     // as an augmentation
     let (ax, ay) = GanSynth(cfg.clone()).augment(&x, &y, 7, 0).unwrap();
     assert_eq!((ax.nrows(), ay.len()), (7, 7));

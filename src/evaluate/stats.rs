@@ -3,95 +3,20 @@
 //! t-test for two methods run on the same seeds (same subsample, same initial
 //! weights), which is far more sensitive than comparing two unpaired intervals.
 //!
-//! The Student t distribution is computed from the regularized incomplete beta
-//! function (continued fraction, modified Lentz method) and a Lanczos log-gamma;
-//! both are checked against SciPy in `tests/evaluate_golden.rs`.
+//! The Student t and normal distributions come from `statrs`; the p-values, quantiles
+//! and intervals built on them are checked against SciPy in `tests/evaluate_golden.rs`.
 
 use super::check::finite;
 use crate::{Error, Result};
 
-/// Natural log of Γ(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; relative
-/// error below 1e-15 over the range used here).
+/// Natural log of Γ(x) for x > 0 (statrs).
 pub(crate) fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // reflection: Γ(x)Γ(1−x) = π / sin(πx)
-        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = C[0];
-    for (i, &c) in C.iter().enumerate().skip(1) {
-        sum += c / (x + i as f64);
-    }
-    let t = x + G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
-}
-
-/// Continued fraction for the incomplete beta function (modified Lentz).
-fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let mut c = 1.0;
-    let mut d = 1.0 - (a + b) * x / (a + 1.0);
-    d = if d.abs() < TINY { TINY } else { d };
-    d = 1.0 / d;
-    let mut h = d;
-    for m in 1..10_000 {
-        let m = m as f64;
-        // even step
-        let num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + num / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        h *= d * c;
-        // odd step
-        let num = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + num / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        let step = d * c;
-        h *= step;
-        if (step - 1.0).abs() < 1e-16 {
-            break;
-        }
-    }
-    h
-}
-
-/// Regularized incomplete beta I_x(a, b) for a, b > 0 and x in [0, 1].
-fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
-    // the continued fraction converges fast for x < (a+1)/(a+b+2); use symmetry otherwise
-    if x < (a + 1.0) / (a + b + 2.0) {
-        ln_front.exp() * beta_continued_fraction(a, b, x) / a
-    } else {
-        1.0 - ln_front.exp() * beta_continued_fraction(b, a, 1.0 - x) / b
-    }
+    statrs::function::gamma::ln_gamma(x)
 }
 
 /// P(T ≤ t) for Student's t with `df` > 0 degrees of freedom.
 pub fn student_t_cdf(t: f64, df: f64) -> f64 {
-    let tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t)); // P(T > |t|)
+    let tail = 0.5 * two_sided_p(t, df); // P(T > |t|)
     if t > 0.0 {
         1.0 - tail
     } else {
@@ -99,49 +24,27 @@ pub fn student_t_cdf(t: f64, df: f64) -> f64 {
     }
 }
 
-/// Two-sided p-value P(|T| ≥ |t|), computed directly (no 1 − cdf cancellation).
+/// Two-sided p-value P(|T| ≥ |t|) = I_{df/(df+t²)}(df/2, 1/2), computed directly from
+/// the regularized incomplete beta function (no 1 − cdf cancellation for large t).
 fn two_sided_p(t: f64, df: f64) -> f64 {
     if t.is_infinite() {
         return 0.0;
     }
-    incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    statrs::function::beta::beta_reg(df / 2.0, 0.5, df / (df + t * t))
 }
 
 /// The `q`-quantile of Student's t with `df` degrees of freedom (e.g. q = 0.975 for a
 /// two-sided 95% interval). Errors for q outside (0, 1) or df ≤ 0.
 pub fn student_t_quantile(q: f64, df: f64) -> Result<f64> {
+    use statrs::distribution::ContinuousCDF;
     if !(q > 0.0 && q < 1.0) {
         return Err(Error::invalid("quantile", q, "must lie strictly between 0 and 1"));
     }
     if !(df > 0.0 && df.is_finite()) {
         return Err(Error::invalid("degrees of freedom", df, "must be positive and finite"));
     }
-    if q == 0.5 {
-        return Ok(0.0);
-    }
-    // solve for the upper tail, then use symmetry
-    let p = q.max(1.0 - q);
-    let (mut lo, mut hi) = (0.0, 1.0);
-    while student_t_cdf(hi, df) < p {
-        lo = hi;
-        hi *= 2.0;
-        if hi > 1e300 {
-            break;
-        }
-    }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if mid == lo || mid == hi {
-            break;
-        }
-        if student_t_cdf(mid, df) < p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let x = 0.5 * (lo + hi);
-    Ok(if q > 0.5 { x } else { -x })
+    let t = statrs::distribution::StudentsT::new(0.0, 1.0, df).map_err(|e| Error::invalid("degrees of freedom", df, e.to_string()))?;
+    Ok(t.inverse_cdf(q))
 }
 
 /// Mean, sample standard deviation (n − 1) and a two-sided Student-t confidence
@@ -273,43 +176,16 @@ pub fn holm_adjust(p_values: &[f64]) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// Standard normal CDF, via the complementary error function (Numerical Recipes'
-/// Chebyshev fit of erfc, relative error < 1.2e-7).
+/// Standard normal CDF (statrs, through the complementary error function).
 pub fn normal_cdf(x: f64) -> f64 {
-    let z = x.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    if x >= 0.0 {
-        1.0 - 0.5 * erfc
-    } else {
-        0.5 * erfc
-    }
+    0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// Standard normal quantile for `p` in (0, 1) (Acklam's rational approximation,
-/// relative error < 1.2e-9).
+/// Standard normal quantile for `p` in (0, 1); ±∞ at 0 and 1 are clamped to the
+/// quantiles of 1e-300 and 1 − 1e-16 (statrs, through the inverse erfc).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let p = p.clamp(1e-300, 1.0 - 1e-16);
-    let tail = |q: f64| (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0);
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
+    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ impl GaussianCopula {
             sorted.push(s);
         }
         // correlation of the scores; a constant column is independent of the rest
-        let zc = &z - &z.mean_axis(Axis(0)).expect("rows");
+        let zc = &z - &z.mean_axis(Axis(0)).ok_or_else(|| Error::invalid("copula rows", 0, "needs training rows"))?;
         let sd = zc.map_axis(Axis(0), |c| c.dot(&c).sqrt());
         let mut corr = zc.t().dot(&zc);
         for a in 0..d {

@@ -127,7 +127,7 @@ impl TabularGan {
         if let Some((r, c)) = table.indexed_iter().find(|(_, v)| !v.is_finite()).map(|(i, _)| i) {
             return Err(Error::invalid("tabular GAN input", format!("row {r}, column {c}"), "is not a finite number"));
         }
-        let mean = table.mean_axis(Axis(0)).expect("n ≥ 2");
+        let mean = table.mean_axis(Axis(0)).ok_or_else(|| Error::invalid("tabular GAN rows", 0, "needs training rows"))?;
         let std = table.std_axis(Axis(0), 0.0);
         if let Some(c) = std.iter().position(|&s| s == 0.0) {
             return Err(Error::invalid("tabular GAN column", c, "is constant in the training rows"));
@@ -193,10 +193,10 @@ impl TabularGan {
 
     /// `n` synthetic rows: features `[n, d]` and targets `[n]`, target bins drawn in
     /// the training rows' proportions.
-    pub fn sample(&self, n: usize, seed: u64) -> (Array2<f64>, Array1<f64>) {
+    pub fn sample(&self, n: usize, seed: u64) -> Result<(Array2<f64>, Array1<f64>)> {
         let width = self.mean.len();
         if n == 0 {
-            return (Array2::zeros((0, width - 1)), Array1::zeros(0));
+            return Ok((Array2::zeros((0, width - 1)), Array1::zeros(0)));
         }
         let mut rng = AugRng::new(crate::derive_seed(seed, "tabgan-sample"));
         let u = rng.uniform(n, 0.0, 1.0);
@@ -213,11 +213,9 @@ impl TabularGan {
             .collect();
         let z = rng.normal_like(&Tensor::zeros([n as i64, self.cfg.z_dim], (Kind::Float, Device::Cpu)));
         let rows = tch::no_grad(|| self.generator.forward(&Tensor::cat(&[z, one_hot(&bins, self.bin_shares.len())], 1)));
-        let v = Vec::<f32>::try_from(rows.contiguous().view(-1)).expect("a float tensor");
-        let scaled = Array2::from_shape_vec((n, width), v.into_iter().map(f64::from).collect()).expect("n × width values");
-        let table = scaled * &self.std + &self.mean;
+        let table = crate::data::tensor_to_array2(&rows)? * &self.std + &self.mean; // [n, width]
         let d = width - 1;
-        (table.slice(ndarray::s![.., ..d]).to_owned(), table.column(d).to_owned())
+        Ok((table.slice(ndarray::s![.., ..d]).to_owned(), table.column(d).to_owned()))
     }
 }
 
@@ -235,6 +233,6 @@ impl TabularAugment for GanSynth {
             return Ok((Array2::zeros((0, x.ncols())), Array1::zeros(0)));
         }
         let gan = TabularGan::fit(x, y, &self.0, seed)?;
-        Ok(gan.sample(n_new, crate::derive_seed(seed, "tabgan-rows")))
+        gan.sample(n_new, crate::derive_seed(seed, "tabgan-rows"))
     }
 }

@@ -19,8 +19,7 @@ impl std::fmt::Debug for Mlp {
 }
 
 fn to_tensor(x: &Array2<f64>) -> Tensor {
-    let (n, d) = x.dim();
-    Tensor::from_slice(x.as_standard_layout().as_slice().expect("standard layout")).view([n as i64, d as i64]).to_kind(Kind::Float)
+    crate::data::array_to_tensor(x).to_kind(Kind::Float)
 }
 
 impl Mlp {
@@ -38,7 +37,7 @@ impl Mlp {
         reset_parameters(&vs, derive_seed(seed, "mlp"))?;
         let mut opt = nn::AdamW { wd: weight_decay, ..Default::default() }.build(&vs, lr)?;
         let xt = to_tensor(x);
-        let yt = Tensor::from_slice(y.as_slice().expect("contiguous target")).to_kind(Kind::Float).view([-1, 1]);
+        let yt = crate::data::array_to_tensor(y).to_kind(Kind::Float).view([-1, 1]);
         for _ in 0..epochs {
             let loss = net.forward(&xt).mse_loss(&yt, tch::Reduction::Mean);
             opt.zero_grad();

@@ -64,17 +64,17 @@ impl std::str::FromStr for Regressor {
         if given && value <= 0.0 {
             return Err(Error::invalid("model parameter", s, "expected a positive number after '='"));
         }
-        let num = |default: f64| if given { value } else { default };
-        let r = match name.as_str() {
+        let base = match name.as_str() {
             "ols" | "linear" => Regressor::Ols,
-            "ridge" => Regressor::Ridge { alpha: num(1.0) },
-            "lasso" => Regressor::Lasso { alpha: num(0.1) },
-            "elasticnet" | "elastic-net" => Regressor::ElasticNet { alpha: num(0.1), l1_ratio: 0.5 },
-            "svr" => Regressor::Svr { c: num(1.0), epsilon: 0.1 },
-            "knn" => Regressor::Knn { k: num(5.0) as usize },
-            "mlp" => Regressor::Mlp { hidden: num(64.0) as usize, epochs: 200, lr: 1e-2, weight_decay: 1.0 },
+            "ridge" => Regressor::ridge(),
+            "lasso" => Regressor::lasso(),
+            "elasticnet" | "elastic-net" => Regressor::elastic_net(),
+            "svr" => Regressor::svr(),
+            "knn" => Regressor::knn(),
+            "mlp" => Regressor::mlp(),
             _ => return Err(Error::invalid("model", s, "known models: ols, ridge, lasso, elasticnet, svr, knn, mlp")),
         };
+        let r = if given { base.with_value(value) } else { base };
         r.check()?;
         Ok(r)
     }
@@ -97,6 +97,45 @@ impl crate::params::Setting for Regressor {
 }
 
 impl Regressor {
+    /// Ridge with α = 1, what `ridge` means.
+    pub fn ridge() -> Self {
+        Regressor::Ridge { alpha: 1.0 }
+    }
+    /// Lasso with α = 0.1, what `lasso` means.
+    pub fn lasso() -> Self {
+        Regressor::Lasso { alpha: 0.1 }
+    }
+    /// Elastic net with α = 0.1 and an L1 share of 0.5, what `elasticnet` means.
+    pub fn elastic_net() -> Self {
+        Regressor::ElasticNet { alpha: 0.1, l1_ratio: 0.5 }
+    }
+    /// SVR with C = 1 and ε = 0.1, what `svr` means.
+    pub fn svr() -> Self {
+        Regressor::Svr { c: 1.0, epsilon: 0.1 }
+    }
+    /// k-nearest neighbours with k = 5, what `knn` means.
+    pub fn knn() -> Self {
+        Regressor::Knn { k: 5 }
+    }
+    /// The MLP with 64 hidden units, 200 epochs, lr 1e-2 and weight decay 1, what `mlp` means.
+    pub fn mlp() -> Self {
+        Regressor::Mlp { hidden: 64, epochs: 200, lr: 1e-2, weight_decay: 1.0 }
+    }
+
+    /// The same model with its main parameter (`name=value`: α, C, k or hidden
+    /// units) set to `value`; OLS has none.
+    fn with_value(self, value: f64) -> Self {
+        match self {
+            Regressor::Ols => Regressor::Ols,
+            Regressor::Ridge { .. } => Regressor::Ridge { alpha: value },
+            Regressor::Lasso { .. } => Regressor::Lasso { alpha: value },
+            Regressor::ElasticNet { l1_ratio, .. } => Regressor::ElasticNet { alpha: value, l1_ratio },
+            Regressor::Svr { epsilon, .. } => Regressor::Svr { c: value, epsilon },
+            Regressor::Knn { .. } => Regressor::Knn { k: value as usize },
+            Regressor::Mlp { epochs, lr, weight_decay, .. } => Regressor::Mlp { hidden: value as usize, epochs, lr, weight_decay },
+        }
+    }
+
     /// A short name for tables: `ols`, `ridge`, …
     pub fn name(&self) -> &'static str {
         match self {
@@ -208,8 +247,9 @@ fn linfa_err<E: std::fmt::Display>(e: E) -> Error {
 /// features; the normal equations with a positive-definite `XᵀX + αI` are exact.
 fn ridge(xs: &Array2<f64>, y: ArrayView1<f64>, alpha: f64) -> Result<Model> {
     use linfa_linalg::cholesky::SolveC;
-    let xm = xs.mean_axis(Axis(0)).expect("at least one row");
-    let ym = y.mean().expect("at least one row");
+    let no_rows = || Error::invalid("ridge training rows", 0, "needs at least one row");
+    let xm = xs.mean_axis(Axis(0)).ok_or_else(no_rows)?;
+    let ym = y.mean().ok_or_else(no_rows)?;
     let xc = xs - &xm;
     let mut gram = xc.t().dot(&xc);
     gram.diag_mut().mapv_inplace(|v| v + alpha);

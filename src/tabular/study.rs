@@ -161,7 +161,7 @@ impl Default for TabularStudyConfig {
             data: TabularSource::Diabetes,
             sizes: vec![20, 50, 100, 200],
             methods: vec![TabularMethod::None, TabularMethod::Jitter, TabularMethod::Mixup, TabularMethod::Smoter, TabularMethod::Smogn],
-            models: ["ols", "ridge", "lasso", "svr", "knn", "mlp"].iter().map(|m| m.parse().expect("known model")).collect(),
+            models: vec![Regressor::Ols, Regressor::ridge(), Regressor::lasso(), Regressor::svr(), Regressor::knn(), Regressor::mlp()],
             seeds: 5,
             test_fraction: 0.3,
             ratio: 1.0,

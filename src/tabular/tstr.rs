@@ -33,7 +33,7 @@ impl Default for TstrConfig {
             rows: 50,
             synthetic_rows: 50,
             synthesizers: vec![TabularMethod::Copula, TabularMethod::Gan],
-            models: ["ridge=1", "knn", "svr"].iter().map(|m| m.parse().expect("known models")).collect(),
+            models: vec![Regressor::Ridge { alpha: 1.0 }, Regressor::knn(), Regressor::svr()],
             seeds: 5,
             test_fraction: 0.3,
         }
@@ -77,13 +77,13 @@ pub fn run_tabular_tstr(cfg: &TstrConfig) -> Result<Vec<TstrRow>> {
     for seed in 0..cfg.seeds as u64 {
         let crate::experiment::TableDraw { train, test, .. } = crate::experiment::Task::draw(&task, cfg.rows, seed)?;
         for (s, synth) in cfg.synthesizers.iter().enumerate() {
-            let aug = synth.build().expect("checked above");
+            let aug = synth.build().ok_or_else(|| Error::invalid("synthesizer", synth.name(), "makes no rows"))?;
             let (sx, sy) = aug.augment(&train.x, &train.y, cfg.synthetic_rows, derive_seed(seed, &format!("tstr/{}", synth.name())))?;
             for (m, model) in cfg.models.iter().enumerate() {
                 let fit_score = |x: &Array2<f64>, y: &Array1<f64>, tx: &Array2<f64>, ty: &Array1<f64>| -> Result<(f64, f64)> {
                     let pred = model.fit(x.view(), y.view(), seed)?.predict(tx.view())?;
-                    let (t, p) = (ty.as_slice().expect("contiguous"), pred.as_slice().expect("contiguous"));
-                    Ok((rmse(t, p)?, mae(t, p)?))
+                    let (t, p) = (ty.to_vec(), pred.to_vec());
+                    Ok((rmse(&t, &p)?, mae(&t, &p)?))
                 };
                 let (tstr, trtr) = train_synthetic_test_real((&sx, &sy), (&train.x, &train.y), (&test.x, &test.y), fit_score)?;
                 scores[s + 1][m].0.push(tstr.0);

@@ -35,13 +35,11 @@ pub fn reset_parameters(vs: &nn::VarStore, seed: u64) -> Result<()> {
             let dims = var.size();
             let (prefix, leaf) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
             let sibling_weight = vars.get(&format!("{prefix}.weight")).filter(|w| w.dim() >= 2);
-            let values: Vec<f32> = match (leaf, dims.len()) {
-                (_, d) if d >= 2 => uniform(&mut rng, var.numel(), 1.0 / (fan_in(var) as f64).sqrt()),
-                ("bias", 1) if sibling_weight.is_some() => {
-                    uniform(&mut rng, var.numel(), 1.0 / (fan_in(sibling_weight.unwrap()) as f64).sqrt())
-                }
-                ("weight", 1) => vec![1.0; var.numel()],
-                ("bias", 1) => vec![0.0; var.numel()],
+            let values: Vec<f32> = match (leaf, dims.len(), sibling_weight) {
+                (_, d, _) if d >= 2 => uniform(&mut rng, var.numel(), 1.0 / (fan_in(var) as f64).sqrt()),
+                ("bias", 1, Some(weight)) => uniform(&mut rng, var.numel(), 1.0 / (fan_in(weight) as f64).sqrt()),
+                ("weight", 1, _) => vec![1.0; var.numel()],
+                ("bias", 1, _) => vec![0.0; var.numel()],
                 _ => {
                     return Err(Error::invalid(
                         "variable",
