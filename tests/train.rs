@@ -233,3 +233,33 @@ fn bad_configurations_and_data_are_errors_naming_the_value() {
     assert!("vgg".parse::<ModelKind>().unwrap_err().to_string().contains("vgg"));
     assert!("rmsprop".parse::<Optimizer>().unwrap_err().to_string().contains("rmsprop"));
 }
+
+#[test]
+fn a_group_rate_scales_its_variables_updates_and_drop_last_keeps_batches_full() {
+    let data = toy(40, 0);
+    let max_change = |factor: Option<f64>| {
+        let mut m = Classifier::new(spec(ModelKind::SmallCnn), 0, Device::Cpu).unwrap();
+        let before = m.weights();
+        let mut trainer = Trainer::new(quick(5, 0));
+        if let Some(f) = factor {
+            trainer = trainer.group_lr(0, f);
+        }
+        trainer.fit(&mut m, &data).unwrap();
+        before.iter().zip(m.weights()).map(|((_, a), (_, b))| (a - b).abs().max().double_value(&[])).fold(0.0, f64::max)
+    };
+    let (plain, slowed) = (max_change(None), max_change(Some(1e-6)));
+    // Adam's step is about lr in size whatever the gradient: 5 steps move a weight by ~5e-3
+    assert!(plain > 1e-3, "{plain}");
+    assert!(slowed < 1e-7, "a factor of 1e-6 must shrink every update: {slowed}");
+    let mut m = Classifier::new(spec(ModelKind::SmallCnn), 0, Device::Cpu).unwrap();
+    let e = Trainer::new(quick(5, 0)).group_lr(0, 0.0).fit(&mut m, &data).unwrap_err().to_string();
+    assert!(e.contains("group 0") && e.contains('0'), "{e}");
+    // 40 images in batches of 16: two full batches an epoch with drop_last, three without
+    let mut m = Classifier::new(spec(ModelKind::SmallCnn), 0, Device::Cpu).unwrap();
+    let h = Trainer::new(TrainConfig { length: Length::Epochs(2), drop_last: true, ..quick(0, 0) }).fit(&mut m, &data).unwrap();
+    assert_eq!(h.steps, 4);
+    let h = Trainer::new(TrainConfig { length: Length::Epochs(2), ..quick(0, 0) }).fit(&mut m, &data).unwrap();
+    assert_eq!(h.steps, 6);
+    let e = Trainer::new(TrainConfig { batch_size: 64, drop_last: true, ..quick(3, 0) }).fit(&mut m, &data).unwrap_err().to_string();
+    assert!(e.contains("64") && e.contains("40"), "{e}");
+}

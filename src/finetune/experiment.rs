@@ -8,26 +8,30 @@
 //! | [`Strategy`] | trainable | how |
 //! |---|---|---|
 //! | `Scratch` | everything | random backbone + linear head: the baseline |
-//! | `FrozenLinear` | head | pretrained backbone frozen; features computed once; a linear head |
+//! | `FrozenLinear` | head | pretrained backbone frozen; a linear head at ten times the rate |
 //! | `FrozenMlp` | head | the same with a 128-unit hidden layer ("add layers on top") |
 //! | `Lora { rank }` | adapters + head | LoRA on every block convolution of the frozen backbone |
 //! | `Full` | everything | pretrained backbone and a new head, all trained at one rate |
 //! | `Gradual` | head, then everything | a third of the steps on the head alone, then all layers with the backbone at a tenth of the rate |
 //!
-//! Every strategy of a seed sees the same labelled images and the same batch order.
+//! Every strategy trains through the one trainer ([`crate::train::Trainer`]): one
+//! network (backbone `backbone.*`, head `head.*`, adapters `lora.*` in one store), Adam
+//! on whatever is trainable, the backbone in its own optimiser group so that gradual
+//! fine-tuning can give it a tenth of the rate. Every strategy of a seed sees the same
+//! labelled images and the same batch order.
 //! Backbone batch norm uses its pretrained running statistics whenever the backbone
 //! is frozen (frozen, LoRA, the first phase of gradual).
 
 use super::backbone::{load_weights, AddLora};
-use crate::train::{ResNetBackbone, FEATURES};
 use super::lora::{LoraConfig, ParameterCount};
-use crate::data::{batch_indices, ImageDataset};
-use crate::evaluate::{accuracy, roc_auc_multiclass, MultiClass};
-use crate::train::init::{channels_last, reset_parameters, to_channels_last};
+use crate::data::ImageDataset;
+use crate::train::init::{reset_parameters, reset_parameters_under, to_channels_last};
+use crate::train::{Callback, Classifier, Length, ModelKind, ModelSpec, ResNetBackbone, TrainConfig, TrainState, Trainer, FEATURES};
 use crate::{derive_seed, Error, Result};
 use std::path::Path;
-use tch::nn::{self, Module, OptimizerConfig};
-use tch::{Device, Kind, Tensor};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tch::{nn, Device, Tensor};
 
 /// Classes of the source and target tasks.
 pub const SOURCE_CLASSES: [i64; 5] = [0, 1, 2, 3, 4];
@@ -133,37 +137,125 @@ pub fn backbone(checkpoint: Option<&Path>, seed: u64, device: Device) -> Result<
     Ok((vs, net))
 }
 
-fn head(vs: &nn::VarStore, hidden: Option<i64>, classes: i64, seed: u64) -> Result<nn::Sequential> {
-    let p = vs.root();
-    let h = match hidden {
-        None => nn::seq().add(nn::linear(&p / "fc", FEATURES, classes, Default::default())),
-        Some(k) => nn::seq()
-            .add(nn::linear(&p / "fc1", FEATURES, k, Default::default()))
+/// Optimiser group of the backbone's weights; the head and the adapters are in group 0.
+const BACKBONE_GROUP: usize = 1;
+
+/// What a transfer strategy trains: the backbone's features, then a head. While the
+/// backbone is frozen (`backbone_trains` false) its batch norm uses the pretrained
+/// running statistics, in training too.
+#[derive(Debug)]
+struct TransferNet {
+    backbone: ResNetBackbone,
+    head: nn::Sequential,
+    backbone_trains: Arc<AtomicBool>,
+}
+
+impl nn::ModuleT for TransferNet {
+    /// `[N, C, H, W]` → logits `[N, classes]`.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let features = self.backbone.features(xs, train && self.backbone_trains.load(Ordering::Relaxed)); // [n, 128]
+        features.apply(&self.head)
+    }
+}
+
+/// The backbone's variables (`backbone.*` of the transfer model's store), and whether
+/// they train: freezing sets `requires_grad` and batch norm's mode together.
+#[derive(Debug)]
+struct BackboneSwitch {
+    variables: Vec<Tensor>,
+    trains: Arc<AtomicBool>,
+}
+
+impl BackboneSwitch {
+    fn set(&self, trains: bool) {
+        for v in &self.variables {
+            let _ = v.set_requires_grad(trains);
+        }
+        self.trains.store(trains, Ordering::Relaxed);
+    }
+}
+
+/// Gradual fine-tuning's second phase: the backbone starts training at step `at`.
+#[derive(Debug)]
+struct UnfreezeAt {
+    at: usize,
+    backbone: BackboneSwitch,
+}
+
+impl Callback for UnfreezeAt {
+    fn before_batch(&mut self, state: &mut TrainState, _model: &Classifier) -> Result<()> {
+        if state.step == self.at {
+            self.backbone.set(true);
+        }
+        Ok(())
+    }
+}
+
+/// A classifier of the backbone (names `backbone.*`: from `checkpoint`, or initialised
+/// from `seed`) and a new head (`head.*`: linear, or `hidden` ReLU units then linear)
+/// for images `shape` and `classes` classes, with LoRA adapters (`lora.*`) on the
+/// backbone's block convolutions when `lora` is given. The backbone trains; the
+/// switch freezes it. Each part is initialised from its own seed stream, so the
+/// numbers do not depend on which other parts exist.
+fn transfer_model(
+    checkpoint: Option<&Path>,
+    hidden: Option<i64>,
+    lora: Option<LoraConfig>,
+    shape: [usize; 3],
+    classes: usize,
+    seed: u64,
+    device: Device,
+) -> Result<(Classifier, BackboneSwitch)> {
+    let vs = nn::VarStore::new(device);
+    let root = vs.root();
+    let mut backbone = ResNetBackbone::new(&(root.set_group(BACKBONE_GROUP) / "backbone"), shape[0] as i64);
+    let h = &root / "head";
+    let k = classes as i64;
+    let head = match hidden {
+        None => nn::seq().add(nn::linear(&h / "fc", FEATURES, k, Default::default())),
+        Some(u) => nn::seq()
+            .add(nn::linear(&h / "fc1", FEATURES, u, Default::default()))
             .add_fn(|x| x.relu())
-            .add(nn::linear(&p / "fc2", k, classes, Default::default())),
+            .add(nn::linear(&h / "fc2", u, k, Default::default())),
     };
-    reset_parameters(vs, derive_seed(seed, "head"))?;
-    Ok(h)
+    match checkpoint {
+        Some(path) => load_backbone(&vs, path)?,
+        None => reset_parameters_under(&vs, "backbone.", derive_seed(seed, "backbone"))?,
+    }
+    reset_parameters_under(&vs, "head.", derive_seed(seed, "head"))?;
+    to_channels_last(&vs);
+    // the backbone's parameters (not batch norm's running statistics, which never train)
+    let trainable: Vec<Tensor> = vs.trainable_variables();
+    let variables: Vec<Tensor> = vs
+        .variables()
+        .into_iter()
+        .filter(|(name, v)| name.starts_with("backbone.") && trainable.iter().any(|t| t.data_ptr() == v.data_ptr()))
+        .map(|(_, v)| v)
+        .collect();
+    if let Some(config) = lora {
+        backbone.add_lora(&["block"], &(&root / "lora"), config, seed)?;
+    }
+    let trains = Arc::new(AtomicBool::new(true));
+    let net = TransferNet { backbone, head, backbone_trains: trains.clone() };
+    let spec = ModelSpec { dropout: 0.0, ..ModelSpec::new(ModelKind::SmallResNet, shape, classes) };
+    Ok((Classifier::from_parts(spec, vs, Box::new(net))?, BackboneSwitch { variables, trains }))
 }
 
-/// Logits of `clf` on the backbone's eval-mode features of `images`, in chunks of
-/// 500 on `device`, returned on the CPU.
-fn head_logits(net: &ResNetBackbone, clf: &nn::Sequential, images: &Tensor, device: Device) -> Tensor {
-    let n = images.size()[0];
-    tch::no_grad(|| {
-        let parts: Vec<Tensor> = (0..n)
-            .step_by(500)
-            .map(|i| clf.forward(&net.features(&channels_last(&images.narrow(0, i, 500.min(n - i)).to_device(device)), false)).to_device(Device::Cpu))
-            .collect();
-        Tensor::cat(&parts, 0)
-    })
+/// Load a backbone file (names as [`backbone`] registers them) into the `backbone.*`
+/// variables of a transfer model's store: every backbone weight must be in the file
+/// and the file may hold nothing else.
+fn load_backbone(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let report = load_weights(vs, path, |k| Some(format!("backbone.{k}")), false)?;
+    let missing: Vec<&String> = report.missing.iter().filter(|k| k.starts_with("backbone.")).collect();
+    if !missing.is_empty() || !report.unexpected.is_empty() {
+        return Err(Error::Format { path: path.to_path_buf(), reason: format!("missing keys {missing:?}, unexpected keys {:?}", report.unexpected) });
+    }
+    Ok(())
 }
 
-fn adam(vs: &nn::VarStore, lr: f64) -> Result<nn::Optimizer> {
-    Ok(nn::Adam::default().build(vs, lr)?)
-}
-
-/// Train on `train` with `strategy` and score on `test` (labels `0..k` in both).
+/// Train on `train` with `strategy` and score on `test` (labels `0..k` in both),
+/// through the one trainer: Adam on every trainable weight, the batches of
+/// `TrainConfig::seed = seed`.
 pub fn run_strategy(
     strategy: Strategy,
     checkpoint: &Path,
@@ -174,122 +266,71 @@ pub fn run_strategy(
 ) -> Result<TransferResult> {
     // CUDA when present (SMALLDATA_DEVICE overrides), as the studies do
     let device = crate::device()?;
-    let classes = train.num_classes() as i64;
     let started = std::time::Instant::now();
-    let (mut backbone_vs, mut net) = backbone(strategy.pretrained().then_some(checkpoint), seed, device)?;
-    let head_vs = nn::VarStore::new(device);
-    let mlp = matches!(strategy, Strategy::FrozenMlp).then_some(128);
-    let clf = head(&head_vs, mlp, classes, seed)?;
-    let adapter_vs = nn::VarStore::new(device);
-    let x_train = channels_last(&train.images.to_device(device));
-    let y_train = train.labels.to_device(device);
-    let n = train.len();
-    let batches = |epoch: usize| batch_indices(n, cfg.batch_size, Some(derive_seed(seed, &format!("batches/{epoch}"))), false);
-    let mut step_batches = (0..).flat_map(batches).take(cfg.steps);
-    let gather = |t: &Tensor, idx: &[usize]| t.index_select(0, &Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device));
-
-    let parameters;
+    let hidden = matches!(strategy, Strategy::FrozenMlp).then_some(128);
+    let lora = match strategy {
+        Strategy::Lora { rank } => Some(LoraConfig { rank, alpha: 2.0 * rank as f64, dropout: 0.0 }),
+        _ => None,
+    };
+    let (mut model, backbone) = transfer_model(strategy.pretrained().then_some(checkpoint), hidden, lora, train.image_shape(), train.num_classes(), seed, device)?;
+    let head_only = matches!(strategy, Strategy::FrozenLinear | Strategy::FrozenMlp);
+    let train_cfg = TrainConfig {
+        // a head alone learns fast: ten times the rate
+        lr: if head_only { cfg.lr * 10.0 } else { cfg.lr },
+        batch_size: cfg.batch_size,
+        length: Length::Steps(cfg.steps),
+        seed,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(train_cfg);
+    let mut unfreeze;
     match strategy {
-        Strategy::FrozenLinear | Strategy::FrozenMlp => {
-            backbone_vs.freeze();
-            parameters = ParameterCount::of(&[&backbone_vs, &head_vs]);
-            let feats = tch::no_grad(|| net.features(&x_train, false));
-            let mut opt = adam(&head_vs, cfg.lr * 10.0)?;
-            for idx in step_batches.by_ref() {
-                let loss = clf.forward(&gather(&feats, &idx)).cross_entropy_for_logits(&gather(&y_train, &idx));
-                opt.backward_step(&loss);
-            }
+        Strategy::FrozenLinear | Strategy::FrozenMlp | Strategy::Lora { .. } => backbone.set(false),
+        Strategy::Gradual => {
+            // a third of the steps on the head alone, then everything, the backbone at a tenth of the rate
+            backbone.set(false);
+            unfreeze = UnfreezeAt { at: cfg.steps / 3, backbone };
+            trainer = trainer.group_lr(BACKBONE_GROUP, 0.1).callback(&mut unfreeze);
         }
-        Strategy::Lora { rank } => {
-            backbone_vs.freeze();
-            net.add_lora(&["block"], &adapter_vs.root(), LoraConfig { rank, alpha: 2.0 * rank as f64, dropout: 0.0 }, seed)?;
-            parameters = ParameterCount::of(&[&backbone_vs, &head_vs, &adapter_vs]);
-            let (mut oa, mut oh) = (adam(&adapter_vs, cfg.lr)?, adam(&head_vs, cfg.lr)?);
-            for idx in step_batches.by_ref() {
-                let loss = clf.forward(&net.features(&gather(&x_train, &idx), false)).cross_entropy_for_logits(&gather(&y_train, &idx));
-                oa.zero_grad();
-                oh.zero_grad();
-                loss.backward();
-                oa.step();
-                oh.step();
-            }
-        }
-        Strategy::Scratch | Strategy::Full | Strategy::Gradual => {
-            let head_only = if strategy == Strategy::Gradual { cfg.steps / 3 } else { 0 };
-            let (mut ob, mut oh) = (adam(&backbone_vs, cfg.lr)?, adam(&head_vs, cfg.lr)?);
-            if strategy == Strategy::Gradual {
-                ob.set_lr(cfg.lr / 10.0);
-                backbone_vs.freeze();
-            }
-            for (step, idx) in step_batches.by_ref().enumerate() {
-                if step == head_only && head_only > 0 {
-                    backbone_vs.unfreeze();
-                }
-                let frozen = step < head_only;
-                let loss = clf.forward(&net.features(&gather(&x_train, &idx), !frozen)).cross_entropy_for_logits(&gather(&y_train, &idx));
-                ob.zero_grad();
-                oh.zero_grad();
-                loss.backward();
-                if !frozen {
-                    ob.step();
-                }
-                oh.step();
-            }
-            parameters = ParameterCount::of(&[&backbone_vs, &head_vs]);
-        }
+        Strategy::Scratch | Strategy::Full => {}
     }
+    let parameters_before = ParameterCount::of(&[&model.vs]);
+    trainer.fit(&mut model, train)?;
     let train_seconds = started.elapsed().as_secs_f64();
-
-    let logits = head_logits(&net, &clf, &test.images, device).to_kind(Kind::Double);
-    let labels = test.labels_vec();
-    let log_loss = logits.cross_entropy_for_logits(&test.labels).double_value(&[]);
-    let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
-    let proba = crate::data::tensor_to_array2(&logits.softmax(-1, Kind::Double))?;
-    Ok(TransferResult {
-        accuracy: accuracy(&labels, &pred)?,
-        auc_macro_ovr: roc_auc_multiclass(&labels, proba.view(), MultiClass::OvrMacro)?,
-        log_loss,
-        parameters,
-        train_seconds,
-    })
+    // gradual ends with everything trainable; the others train what they started with
+    let parameters = if strategy == Strategy::Gradual { ParameterCount::of(&[&model.vs]) } else { parameters_before };
+    let scores = model.evaluate(test)?;
+    Ok(TransferResult { accuracy: scores.accuracy, auc_macro_ovr: scores.auc_macro_ovr, log_loss: scores.log_loss, parameters, train_seconds })
 }
 
 /// Pretrain the backbone on the source classes (every training image) for `steps`
-/// Adam steps of batch 64 (lr 1e-3, random crops with padding 2), save the backbone
-/// alone to `out` (safetensors), and return its source-test accuracy.
+/// Adam steps of batch 64 (lr 1e-3, random crops with padding 2, the last short
+/// batch of each epoch left out), save the backbone alone to `out` (safetensors, the
+/// names [`backbone`] registers), and return its source-test accuracy.
 pub fn pretrain(source_train: &ImageDataset, source_test: &ImageDataset, steps: usize, seed: u64, out: &Path) -> Result<f64> {
-    use crate::augment::{AugRng, Augment, RandomCrop};
-    let device = Device::Cpu;
-    let (backbone_vs, net) = backbone(None, seed, device)?;
-    let head_vs = nn::VarStore::new(device);
-    let clf = head(&head_vs, None, source_train.num_classes() as i64, seed)?;
-    let (mut ob, mut oh) = (adam(&backbone_vs, 1e-3)?, adam(&head_vs, 1e-3)?);
-    let [_, h, w] = source_train.image_shape();
-    let crop = RandomCrop::new(h as i64, w as i64).padding(2).build()?;
-    let mut rng = AugRng::new(derive_seed(seed, "augment"));
+    use crate::augment::RandomCrop;
     let n = source_train.len();
     if n == 0 {
         return Err(Error::invalid("source images", 0, "pretraining needs at least one image"));
     }
-    // batches of 64 (fewer when the source set is smaller: every epoch yields a batch)
-    let batch = n.min(64);
-    let progress = crate::train::Progress::new(steps as u64, true, "pretrain");
-    let order = (0..).flat_map(|e| batch_indices(n, batch, Some(derive_seed(seed, &format!("batches/{e}"))), true)).take(steps);
-    for idx in order {
-        let idx = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        let x = crop.apply_rng(&source_train.images.index_select(0, &idx), &mut rng)?;
-        let loss = clf.forward(&net.features(&channels_last(&x), true)).cross_entropy_for_logits(&source_train.labels.index_select(0, &idx));
-        ob.zero_grad();
-        oh.zero_grad();
-        loss.backward();
-        ob.step();
-        oh.step();
-        progress.step(loss.double_value(&[]));
-    }
-    progress.finish();
-    let logits = head_logits(&net, &clf, &source_test.images, device);
-    let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
-    let acc = accuracy(&source_test.labels_vec(), &pred)?;
-    crate::io::write_safetensors(out, backbone_vs.variables().into_iter().collect())?;
-    Ok(acc)
+    let shape = source_train.image_shape();
+    let (mut model, _) = transfer_model(None, None, None, shape, source_train.num_classes(), seed, crate::device()?)?;
+    let crop = RandomCrop::new(shape[1] as i64, shape[2] as i64).padding(2).build()?;
+    let cfg = TrainConfig {
+        lr: 1e-3,
+        // batches of 64 (fewer when the source set is smaller: every epoch yields a batch)
+        batch_size: n.min(64),
+        length: Length::Steps(steps),
+        drop_last: true,
+        seed,
+        progress: true,
+        ..TrainConfig::default()
+    };
+    Trainer::new(cfg).augment(&crop).fit(&mut model, source_train)?;
+    let accuracy = model.evaluate(source_test)?.accuracy;
+    let backbone: Vec<(String, Tensor)> =
+        model.vs.variables().into_iter().filter_map(|(name, v)| name.strip_prefix("backbone.").map(|k| (k.to_string(), v))).collect();
+    crate::io::write_safetensors(out, backbone)?;
+    Ok(accuracy)
 }

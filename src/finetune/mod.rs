@@ -6,7 +6,8 @@
 //!   network of `train`'s small ResNet) by name; [`load_weights`] reports missing and
 //!   unexpected keys.
 //! * [`Strategy`] and [`run_strategy`]: scratch, frozen backbone + linear or MLP head
-//!   (features cached), LoRA, full fine-tuning, gradual unfreezing.
+//!   (ten times the rate), LoRA, full fine-tuning, gradual unfreezing, all through
+//!   the one trainer.
 //! * [`load_torchvision_resnet`]: tch's ResNet-18/34/50 from torchvision weights
 //!   exported to safetensors by `scripts/export_torchvision_resnet.py`.
 //! * [`pretrain_source`] trains the committed backbone on Fashion-MNIST classes 0–4;

@@ -52,6 +52,14 @@ impl Classifier {
         Ok(Classifier { spec, vs, net })
     }
 
+    /// A classifier around a network built elsewhere, e.g. a pretrained backbone with
+    /// a new head: `net` reads its weights from `vs`, and `spec` states the input and
+    /// the classes it takes (what [`Classifier::check_data`] holds data to).
+    pub fn from_parts(spec: ModelSpec, vs: nn::VarStore, net: Box<dyn ModuleT>) -> Result<Self> {
+        spec.check()?;
+        Ok(Classifier { spec, vs, net })
+    }
+
     pub fn device(&self) -> Device {
         self.vs.device()
     }

@@ -148,6 +148,10 @@ pub struct TrainConfig {
     /// Evaluate on the validation set every this many steps; `None`: after every epoch.
     pub eval_every: Option<usize>,
     pub early_stopping: Option<EarlyStopping>,
+    /// Leave out each epoch's last, shorter batch (every step then sees `batch_size`
+    /// images, as batch norm prefers when pretraining on a large set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_last: bool,
     pub seed: u64,
     /// Show a progress bar (only ever drawn when stderr is a terminal).
     pub progress: bool,
@@ -165,6 +169,7 @@ impl Default for TrainConfig {
             length: Length::Steps(400),
             eval_every: None,
             early_stopping: None,
+            drop_last: false,
             seed: 0,
             progress: true,
         }
@@ -208,6 +213,7 @@ impl TrainConfig {
     pub fn total_steps(&self, n: usize) -> usize {
         match self.length {
             Length::Steps(s) => s,
+            Length::Epochs(e) if self.drop_last => e * (n / self.batch_size.max(1)),
             Length::Epochs(e) => e * n.div_ceil(self.batch_size.max(1)),
         }
     }
@@ -312,6 +318,8 @@ pub struct Trainer<'a> {
     mix: Option<BatchMix>,
     val: Option<&'a ImageDataset>,
     callbacks: Vec<&'a mut dyn Callback>,
+    /// `(optimiser group, factor)`: that group's rate is `factor` × the scheduled rate.
+    group_lr: Vec<(usize, f64)>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -322,13 +330,22 @@ impl std::fmt::Debug for Trainer<'_> {
             .field("mix", &self.mix)
             .field("validation", &self.val.map(|v| v.len()))
             .field("callbacks", &self.callbacks.len())
+            .field("group_lr", &self.group_lr)
             .finish()
     }
 }
 
 impl<'a> Trainer<'a> {
     pub fn new(cfg: TrainConfig) -> Self {
-        Trainer { cfg, augment: None, mix: None, val: None, callbacks: Vec::new() }
+        Trainer { cfg, augment: None, mix: None, val: None, callbacks: Vec::new(), group_lr: Vec::new() }
+    }
+
+    /// Train the variables registered in optimiser group `group` (`nn::Path::set_group`)
+    /// at `factor` × the scheduled rate: discriminative rates, e.g. a pretrained
+    /// backbone at a tenth of its new head's.
+    pub fn group_lr(mut self, group: usize, factor: f64) -> Self {
+        self.group_lr.push((group, factor));
+        self
     }
 
     /// Augment every mini-batch with `pipeline` (each image draws its own parameters).
@@ -363,6 +380,9 @@ impl<'a> Trainer<'a> {
         if let Some(val) = self.val {
             model.check_data("validation set", val)?;
         }
+        if let Some(&(g, f)) = self.group_lr.iter().find(|(_, f)| !(*f > 0.0 && f.is_finite())) {
+            return Err(Error::invalid(format!("learning-rate factor of group {g}"), f, "must be positive and finite"));
+        }
         if cfg.early_stopping.is_some() && self.val.is_none() {
             return Err(Error::invalid("early stopping", "on", "needs a validation set (Trainer::validation)"));
         }
@@ -384,7 +404,10 @@ impl<'a> Trainer<'a> {
             for cb in self.callbacks.iter_mut() {
                 cb.before_epoch(&mut state, model)?;
             }
-            let order = batch_indices(n, cfg.batch_size, Some(derive_seed(cfg.seed, &format!("batches/{}", state.epoch))), false);
+            let order = batch_indices(n, cfg.batch_size, Some(derive_seed(cfg.seed, &format!("batches/{}", state.epoch))), cfg.drop_last);
+            if order.is_empty() {
+                return Err(Error::invalid("batch size", cfg.batch_size, format!("leaves no full batch of {n} images (drop_last)")));
+            }
             let (mut loss_sum, mut batches) = (0.0, 0usize);
             for idx in order {
                 if state.step >= total || state.stop {
@@ -392,6 +415,9 @@ impl<'a> Trainer<'a> {
                 }
                 state.lr = cfg.schedule.lr(cfg.lr, state.step, total);
                 opt.set_lr(state.lr);
+                for &(group, factor) in &self.group_lr {
+                    opt.set_lr_group(group, state.lr * factor);
+                }
                 for cb in self.callbacks.iter_mut() {
                     cb.before_batch(&mut state, model)?;
                 }

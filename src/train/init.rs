@@ -19,10 +19,18 @@ use tch::{nn, Tensor};
 
 /// Overwrite every trainable variable of `vs` from `seed` (see the module docs).
 pub fn reset_parameters(vs: &nn::VarStore, seed: u64) -> Result<()> {
+    reset_parameters_under(vs, "", seed)
+}
+
+/// Overwrite the trainable variables of `vs` whose names start with `prefix` (e.g.
+/// `"head."`) from `seed`. They get the values [`reset_parameters`] would give them in
+/// a store of their own: the visiting order (by name) is the same.
+pub fn reset_parameters_under(vs: &nn::VarStore, prefix: &str, seed: u64) -> Result<()> {
     let mut rng = crate::rng(seed);
     let trainable: Vec<Tensor> = vs.trainable_variables();
     let is_trainable = |t: &Tensor| trainable.iter().any(|v| v.data_ptr() == t.data_ptr());
-    let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().filter(|(k, _)| k.starts_with(prefix)).collect();
+    let all = vs.variables();
     let fan_in = |t: &Tensor| -> i64 {
         let s = t.size();
         s.iter().skip(1).product::<i64>().max(1)
@@ -33,8 +41,8 @@ pub fn reset_parameters(vs: &nn::VarStore, seed: u64) -> Result<()> {
                 continue;
             }
             let dims = var.size();
-            let (prefix, leaf) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
-            let sibling_weight = vars.get(&format!("{prefix}.weight")).filter(|w| w.dim() >= 2);
+            let (layer, leaf) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
+            let sibling_weight = all.get(&format!("{layer}.weight")).filter(|w| w.dim() >= 2);
             let values: Vec<f32> = match (leaf, dims.len(), sibling_weight) {
                 (_, d, _) if d >= 2 => uniform(&mut rng, var.numel(), 1.0 / (fan_in(var) as f64).sqrt()),
                 ("bias", 1, Some(weight)) => uniform(&mut rng, var.numel(), 1.0 / (fan_in(weight) as f64).sqrt()),
