@@ -3,11 +3,15 @@
 
 use smalldata::augment::AugRng;
 use smalldata::data::ImageDataset;
-use smalldata::generate::{mix_real_synthetic, Gan, GanConfig, GanLoss};
+use smalldata::generate::{mix_real_synthetic, Gan, GanArchitecture, GanConfig, GanLoss, GanTraining, RunSettings};
 use smalldata::tch::{Device, Kind, Tensor};
 
 fn tiny(loss: GanLoss) -> GanConfig {
-    GanConfig { loss, z_dim: 16, g_width: 8, d_width: 8, batch_size: 8, steps: 6, checkpoint_every: 3, ..GanConfig::default() }
+    GanConfig {
+        arch: GanArchitecture { z_dim: 16, g_width: 8, d_width: 8, ..GanArchitecture::default() },
+        training: GanTraining { loss, batch_size: 8, ..GanTraining::default() },
+        run: RunSettings { steps: 6, checkpoint_every: 3, ..RunSettings::default() },
+    }
 }
 
 /// 4 classes of 8×8 gray images: class c is a bright square in corner c.
@@ -47,7 +51,9 @@ fn shapes_for_gray_and_rgb() {
 fn a_discriminator_step_lowers_its_loss_on_a_fixed_batch() {
     let data = squares(4);
     for loss in [GanLoss::NonSaturating, GanLoss::Hinge, GanLoss::WganGp { lambda: 10.0 }] {
-        let mut gan = Gan::new(GanConfig { diff_augment: false, lr_d: 1e-3, ..tiny(loss) }, [1, 8, 8], 4, Device::Cpu).unwrap();
+        let mut cfg = tiny(loss);
+        (cfg.training.diff_augment, cfg.training.lr_d) = (false, 1e-3);
+        let mut gan = Gan::new(cfg, [1, 8, 8], 4, Device::Cpu).unwrap();
         let real = &data.images * 2.0 - 1.0;
         let z = Tensor::zeros([16, 16], (Kind::Float, Device::Cpu)).normal_(0.0, 1.0);
         let fake = smalldata::tch::no_grad(|| gan.generator.forward(&z, &data.labels, true));
@@ -71,8 +77,11 @@ fn same_seed_same_samples_and_resume_is_exact() {
     assert!(!a.equal(&straight.sample(5, 8).unwrap().0), "another sampling seed gives other samples");
 
     // interrupted after 3 steps (a checkpoint every 3), then resumed in a fresh GAN
-    let cfg = GanConfig { out: Some(dir.path().to_path_buf()), ..tiny(GanLoss::Hinge) };
-    let mut first = Gan::new(GanConfig { steps: 3, ..cfg.clone() }, [1, 8, 8], 4, Device::Cpu).unwrap();
+    let mut cfg = tiny(GanLoss::Hinge);
+    cfg.run.out = Some(dir.path().to_path_buf());
+    let mut three = cfg.clone();
+    three.run.steps = 3;
+    let mut first = Gan::new(three, [1, 8, 8], 4, Device::Cpu).unwrap();
     first.train(&data).unwrap();
     assert!(dir.path().join("checkpoint.safetensors").exists());
     let mut resumed = Gan::new(cfg.clone(), [1, 8, 8], 4, Device::Cpu).unwrap();
@@ -88,22 +97,35 @@ fn same_seed_same_samples_and_resume_is_exact() {
     assert!(a.equal(&loaded.sample(5, 7).unwrap().0));
 
     // a checkpoint of other settings is refused, naming the file
-    let mut other = Gan::new(GanConfig { loss: GanLoss::NonSaturating, ..cfg }, [1, 8, 8], 4, Device::Cpu).unwrap();
+    let mut ns = cfg.clone();
+    ns.training.loss = GanLoss::NonSaturating;
+    let mut other = Gan::new(ns, [1, 8, 8], 4, Device::Cpu).unwrap();
     let err = other.train(&data).unwrap_err().to_string();
     assert!(err.contains("checkpoint.json") && err.contains("other settings"), "{err}");
+    assert!(err.contains("training.loss") && err.contains("hinge") && err.contains("non-saturating"), "names what differs: {err}");
+    // how long, where and how visibly it runs may change between a run and its resumption
+    let mut longer = cfg.clone();
+    (longer.run.steps, longer.run.checkpoint_every, longer.run.progress) = (7, 5, false);
+    let mut continued = Gan::new(longer, [1, 8, 8], 4, Device::Cpu).unwrap();
+    assert_eq!(continued.train(&data).unwrap().resumed_from, 6);
 }
 
 #[test]
 fn invalid_configs_are_refused() {
     let ok = tiny(GanLoss::Hinge);
+    let with = |change: &dyn Fn(&mut GanConfig)| {
+        let mut c = ok.clone();
+        change(&mut c);
+        c
+    };
     let bad = [
-        GanConfig { z_dim: 0, ..ok.clone() },
-        GanConfig { g_width: 7, ..ok.clone() },
-        GanConfig { steps: 0, ..ok.clone() },
-        GanConfig { batch_size: 1, ..ok.clone() },
-        GanConfig { lr_g: -1.0, ..ok.clone() },
-        GanConfig { ema: Some(1.5), ..ok.clone() },
-        GanConfig { loss: GanLoss::WganGp { lambda: -1.0 }, ..ok.clone() },
+        with(&|c| c.arch.z_dim = 0),
+        with(&|c| c.arch.g_width = 7),
+        with(&|c| c.run.steps = 0),
+        with(&|c| c.training.batch_size = 1),
+        with(&|c| c.training.lr_g = -1.0),
+        with(&|c| c.training.ema = Some(1.5)),
+        with(&|c| c.training.loss = GanLoss::WganGp { lambda: -1.0 }),
     ];
     for cfg in bad {
         assert!(Gan::new(cfg.clone(), [1, 8, 8], 4, Device::Cpu).is_err(), "{cfg:?}");

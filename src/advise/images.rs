@@ -239,7 +239,11 @@ impl Candidates for ImageCandidates {
         let probe_arm = |name: &String| -> Result<Box<dyn Arm<ImageDraw>>> {
             if let Some(m) = self.method(name) {
                 let method = match m {
-                    Method::Gan(g) => Method::Gan(GanArm { gan: crate::generate::GanConfig { steps: (g.gan.steps / GAN_PROBE_DIVISOR).max(1), ..g.gan.clone() }, ..g.clone() }),
+                    Method::Gan(g) => {
+                        let mut gan = g.gan.clone();
+                        gan.run.steps = (g.gan.run.steps / GAN_PROBE_DIVISOR).max(1);
+                        Method::Gan(GanArm { gan, ..g.clone() })
+                    }
                     Method::Diffusion(d) => {
                         let mut d = d.clone();
                         d.inversion.steps = (d.inversion.steps / GAN_PROBE_DIVISOR).max(1);
@@ -323,7 +327,7 @@ impl Candidates for ImageCandidates {
             t.batch_size,
             self.rule.describe(),
             if factor > 1 { format!(", × {factor} in this stage") } else { String::new() },
-            GanArm::default().gan.steps,
+            GanArm::default().gan.run.steps,
             self.task.test.len(),
             if self.test_limit.is_some_and(|k| k < self.task.test.len() + 1) { " (a stratified subset)" } else { "" }
         )
@@ -357,7 +361,7 @@ impl Candidates for ImageCandidates {
                 format!("smalldata study {common} --ops {}", flags.join(","))
             }
             Some(Method::RandAugment) | Some(Method::TrivialAugment) => format!("smalldata study {common} --ops none --policies   # {arm}"),
-            Some(Method::Gan(g)) => format!("smalldata study {common} --ops none --gan {} --gan-steps {}", g.ratio, g.gan.steps),
+            Some(Method::Gan(g)) => format!("smalldata study {common} --ops none --gan {} --gan-steps {}", g.ratio, g.gan.run.steps),
             Some(Method::MixUp) => "Trainer::new(cfg).mix(BatchMix::MixUp(MixUp::new(0.2)?))   # in a notebook; Method::MixUp in a StudyConfig".into(),
             Some(Method::CutMix) => "Trainer::new(cfg).mix(BatchMix::CutMix(CutMix::new(1.0)?))   # in a notebook; Method::CutMix in a StudyConfig".into(),
             _ => format!("smalldata study {common} --ops none   # {arm}"),

@@ -22,7 +22,8 @@ use tch::{Device, Tensor};
 pub use copula::{CopulaSynth, GaussianCopula};
 /// Moved to [`crate::evaluate`], their home; kept here for callers of the old path.
 pub use tabular_gan::{GanSynth, TabularGan, TabularGanConfig};
-pub use gan::{run_gan_experiment, Gan, GanConfig, GanExperimentConfig, GanExperimentReport, GanHistory, GanLoss};
+pub use crate::train::RunSettings;
+pub use gan::{run_gan_experiment, Gan, GanArchitecture, GanConfig, GanExperimentConfig, GanExperimentReport, GanHistory, GanLoss, GanTraining};
 
 /// A training set of the real images followed by the synthetic ones (same classes,
 /// same image shape): what a classifier trains on when synthetic data is added.

@@ -284,7 +284,7 @@ pub struct GanArm {
 impl Default for GanArm {
     /// 4 synthetic images per real one, the default GAN cut to 2,000 steps.
     fn default() -> Self {
-        GanArm { ratio: 4, gan: GanConfig { steps: 2000, ..GanConfig::default() } }
+        GanArm { ratio: 4, gan: GanConfig::with_steps(2000) }
     }
 }
 
@@ -317,7 +317,7 @@ impl Method {
                 let g = &arm.gan;
                 format!(
                     "GAN ×{} ({:?}, SN {}, DiffAugment {}, widths {}/{}, {} steps of {}, lr {}/{}, EMA {:?})",
-                    arm.ratio, g.loss, g.spectral_norm, g.diff_augment, g.g_width, g.d_width, g.steps, g.batch_size, g.lr_g, g.lr_d, g.ema
+                    arm.ratio, g.training.loss, g.arch.spectral_norm, g.training.diff_augment, g.arch.g_width, g.arch.d_width, g.run.steps, g.training.batch_size, g.training.lr_g, g.training.lr_d, g.training.ema
                 )
             }
             Method::Diffusion(arm) => {

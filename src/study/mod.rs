@@ -81,7 +81,7 @@ pub use crate::experiment::{discard_results, ExperimentSummary, RunRow, CONFIG_F
 use crate::data::ImageDataset;
 use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ImageDraw, ImageTask, RunContext, Scores};
 use crate::generate::diffusion::{textual_inversion, DiffusionModel, InversionConfig};
-use crate::generate::{mix_real_synthetic, Gan, GanConfig};
+use crate::generate::{mix_real_synthetic, Gan};
 use crate::train::{Classifier, ModelKind, ModelSpec, TrainConfig, Trainer};
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -254,7 +254,10 @@ fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, dev
         let images = subset.images.f_upsample_bilinear2d([gh as i64, gw as i64], false, None, None)?.clamp(0.0, 1.0);
         ImageDataset::new(images, subset.labels.shallow_clone(), subset.class_names.clone())?
     };
-    let cfg = GanConfig { seed: crate::derive_seed(seed, "study-gan"), out: None, progress: false, ..arm.gan.clone() };
+    let mut cfg = arm.gan.clone();
+    cfg.training.seed = crate::derive_seed(seed, "study-gan");
+    cfg.run.out = None;
+    cfg.run.progress = false;
     let mut gan = Gan::new(cfg, [c, gh, gw], subset.num_classes(), device)?;
     gan.train(&resized)?;
     let mut synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;

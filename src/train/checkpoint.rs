@@ -11,6 +11,59 @@ use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn, Tensor};
 
+/// How long, where and how visibly a resumable training run goes. These may change
+/// between a run and its resumption (a larger `steps` continues it); what the weights
+/// are and how they learn may not.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSettings {
+    /// Optimisation steps in all (a resumed run continues up to this).
+    pub steps: usize,
+    /// Where checkpoints and sample grids go (`None`: nowhere, no resume).
+    pub out: Option<std::path::PathBuf>,
+    /// Save a checkpoint every this many steps (and at the end).
+    pub checkpoint_every: usize,
+    /// Save a sample grid every this many steps (0: only at the end).
+    pub sample_every: usize,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for RunSettings {
+    /// 1,000 steps, no output folder, a checkpoint every 500 steps, a sample grid at
+    /// the end, no progress bar.
+    fn default() -> Self {
+        RunSettings { steps: 1000, out: None, checkpoint_every: 500, sample_every: 0, progress: false }
+    }
+}
+
+impl RunSettings {
+    /// Check the counts; `what` names the model in errors.
+    pub fn check(&self, what: &str) -> Result<()> {
+        if self.steps == 0 {
+            return Err(Error::invalid(format!("{what} steps"), 0, "must be at least 1"));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::invalid("checkpoint_every", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The fields in which two settings of one kind differ, as `part.field: A there, B
+/// here` (empty when they are equal): what a refused resumption tells its user.
+pub(crate) fn differences<T: serde::Serialize + PartialEq>(part: &str, there: &T, here: &T) -> Result<Vec<String>> {
+    if there == here {
+        return Ok(Vec::new());
+    }
+    let (a, b) = (serde_json::to_value(there)?, serde_json::to_value(here)?);
+    Ok(match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, v)| format!("{part}.{k}: {v} there, {} here", b.get(k).cloned().unwrap_or_default())).collect()
+        }
+        _ => vec![format!("{part}: {a} there, {b} here")],
+    })
+}
+
 pub(crate) const TENSORS: &str = "checkpoint.safetensors";
 pub(crate) const META: &str = "checkpoint.json";
 

@@ -39,6 +39,7 @@ mod models;
 mod progress;
 mod resnet;
 
+pub use checkpoint::RunSettings;
 pub use classifier::{Classifier, Scores};
 pub use fit::{
     BatchMix, Callback, Checkpoint, EarlyStopping, History, Length, Monitor, Optimizer, Schedule, TrainConfig, TrainState, Trainer,

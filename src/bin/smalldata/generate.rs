@@ -4,7 +4,7 @@ use super::all_threads;
 use clap::Subcommand;
 use smalldata::data;
 use smalldata::generate::diffusion::DiffusionConfig;
-use smalldata::generate::{GanConfig, GanExperimentConfig};
+use smalldata::generate::{GanArchitecture, GanConfig, GanExperimentConfig, GanTraining, RunSettings};
 use smalldata::params::settings;
 use smalldata::tabular::{TabularSource, TstrConfig};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub(crate) enum GenerateCmd {
     Gan {
         #[arg(long, default_value_t = GanExperimentConfig::default().n_per_class)]
         n_per_class: usize,
-        #[arg(long, default_value_t = GanConfig::default().steps)]
+        #[arg(long, default_value_t = GanConfig::default().run.steps)]
         steps: usize,
         /// ns, hinge, wgan-gp or wgan-gp=λ.
         #[arg(long, default_value = "hinge")]
@@ -39,16 +39,16 @@ pub(crate) enum GenerateCmd {
         #[arg(long)]
         no_spectral_norm: bool,
         /// Discriminator steps per generator step.
-        #[arg(long, default_value_t = GanConfig::default().d_steps)]
+        #[arg(long, default_value_t = GanTraining::default().d_steps)]
         d_steps: usize,
-        #[arg(long, default_value_t = GanConfig::default().batch_size)]
+        #[arg(long, default_value_t = GanTraining::default().batch_size)]
         batch_size: usize,
         /// Generator and discriminator widths.
         #[arg(long)]
         g_width: Option<i64>,
         #[arg(long)]
         d_width: Option<i64>,
-        #[arg(long, default_value_t = GanConfig::default().lr_g)]
+        #[arg(long, default_value_t = GanTraining::default().lr_g)]
         lr: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -176,19 +176,15 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
                 data_dir,
                 n_per_class,
                 seed,
-                gan: smalldata::generate::GanConfig {
-                    loss: loss.parse()?,
-                    diff_augment: !no_diffaugment,
-                    spectral_norm: !no_spectral_norm,
-                    d_steps,
-                    batch_size,
-                    g_width: g_width.unwrap_or(defaults.gan.g_width),
-                    d_width: d_width.unwrap_or(defaults.gan.d_width),
-                    lr_g: lr,
-                    lr_d: lr,
-                    steps,
-                    seed,
-                    ..defaults.gan.clone()
+                gan: GanConfig {
+                    arch: GanArchitecture {
+                        spectral_norm: !no_spectral_norm,
+                        g_width: g_width.unwrap_or(defaults.gan.arch.g_width),
+                        d_width: d_width.unwrap_or(defaults.gan.arch.d_width),
+                        ..defaults.gan.arch.clone()
+                    },
+                    training: GanTraining { loss: loss.parse()?, diff_augment: !no_diffaugment, d_steps, batch_size, lr_g: lr, lr_d: lr, seed, ..defaults.gan.training.clone() },
+                    run: RunSettings { steps, ..defaults.gan.run.clone() },
                 },
                 out,
                 ..defaults

@@ -75,7 +75,7 @@ pub struct StudyArgs {
     #[arg(long)]
     gan: Option<usize>,
     /// Generator updates of the `gan` arm.
-    #[arg(long, default_value_t = smalldata::study::GanArm::default().gan.steps)]
+    #[arg(long, default_value_t = smalldata::study::GanArm::default().gan.run.steps)]
     gan_steps: usize,
     /// Add the `diffusion` arm with this many synthetic images per real one. On
     /// Fashion-MNIST without --diffusion-model: ankle boots, from a token learned on
@@ -173,7 +173,9 @@ impl StudyArgs {
             policies: self.policies,
             gan: self.gan.map(|ratio| {
                 let arm = smalldata::study::GanArm::default();
-                smalldata::study::GanArm { ratio, gan: smalldata::generate::GanConfig { steps: self.gan_steps, ..arm.gan } }
+                let mut gan = arm.gan;
+                gan.run.steps = self.gan_steps;
+                smalldata::study::GanArm { ratio, gan }
             }),
             diffusion: self.diffusion_arm(is_folder),
             seeds: self.seeds,

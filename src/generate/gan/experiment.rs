@@ -40,7 +40,7 @@ impl Default for GanExperimentConfig {
             data_dir: None,
             n_per_class: 50,
             seed: 0,
-            gan: GanConfig { progress: true, sample_every: 500, ..GanConfig::default() },
+            gan: { let mut g = GanConfig::default(); g.run.progress = true; g.run.sample_every = 500; g },
             samples_per_class: 100,
             test_per_class: 200,
             out: PathBuf::from("report/gan"),
@@ -101,10 +101,12 @@ pub fn run_gan_experiment(cfg: &GanExperimentConfig) -> Result<GanExperimentRepo
     let real = data.train.subsample_per_class(cfg.n_per_class, cfg.seed)?;
     let test = data.test.subsample_per_class(cfg.test_per_class.min(data.test.class_counts().into_iter().min().unwrap_or(0)), 0)?;
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
-    let mut gan = Gan::new(GanConfig { out: Some(cfg.out.clone()), ..cfg.gan.clone() }, real.image_shape(), real.num_classes(), crate::device()?)?;
+    let mut gan_cfg = cfg.gan.clone();
+    gan_cfg.run.out = Some(cfg.out.clone());
+    let mut gan = Gan::new(gan_cfg, real.image_shape(), real.num_classes(), crate::device()?)?;
     let started = Instant::now();
     let history = gan.train(&real)?;
-    if cfg.gan.progress {
+    if cfg.gan.run.progress {
         println!("GAN: {} steps in {:.0} s ({:.0} s this run)", gan.step, history.seconds, started.elapsed().as_secs_f64());
     }
 

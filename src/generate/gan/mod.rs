@@ -5,7 +5,8 @@
 //! use smalldata::generate::{Gan, GanConfig};
 //! # fn main() -> smalldata::Result<()> {
 //! let data = fashion_mnist(None)?.train.subsample_per_class(50, 0)?;
-//! let cfg = GanConfig { steps: 3000, out: Some("report/gan".into()), ..GanConfig::default() };
+//! let mut cfg = GanConfig::with_steps(3000);
+//! cfg.run.out = Some("report/gan".into());
 //! let mut gan = Gan::new(cfg, data.image_shape(), data.num_classes(), smalldata::device()?)?;
 //! gan.train(&data)?; // resumes from report/gan/checkpoint.safetensors after a kill
 //! let synthetic = gan.sample_dataset(100, 1, &data.class_names)?;
@@ -26,14 +27,14 @@ pub use diffaugment::diff_augment;
 pub use experiment::{pixels, run_gan_experiment, sort_by_label, GanExperimentConfig, GanExperimentReport};
 pub use nets::{check_shape, Discriminator, Generator};
 
-use crate::train::checkpoint;
+use crate::train::checkpoint::{self, RunSettings};
 use crate::train::optim::Adam;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
 use crate::train::init::reset_parameters;
 use crate::train::Progress;
 use crate::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -64,22 +65,34 @@ impl std::str::FromStr for GanLoss {
     }
 }
 
-/// How a [`Gan`] is built and trained.
+/// What the networks are: their widths and layers. Weights written under one
+/// architecture load only into the same one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GanConfig {
-    pub loss: GanLoss,
-    /// Spectral normalisation of every discriminator layer.
-    pub spectral_norm: bool,
-    /// DiffAugment (color, translation, cutout) on everything the discriminator sees.
-    pub diff_augment: bool,
+pub struct GanArchitecture {
     /// Noise dimension.
     pub z_dim: i64,
     /// Generator width (channels of its widest convolution is twice this).
     pub g_width: i64,
     /// Discriminator width.
     pub d_width: i64,
-    /// Generator updates.
-    pub steps: usize,
+    /// Spectral normalisation of every discriminator layer.
+    pub spectral_norm: bool,
+}
+
+impl Default for GanArchitecture {
+    /// z 64, widths 32, spectral norm.
+    fn default() -> Self {
+        GanArchitecture { z_dim: 64, g_width: 32, d_width: 32, spectral_norm: true }
+    }
+}
+
+/// How the networks learn: the loss, the optimiser and the randomness. A checkpoint
+/// resumes only under the same training settings (and architecture).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GanTraining {
+    pub loss: GanLoss,
+    /// DiffAugment (color, translation, cutout) on everything the discriminator sees.
+    pub diff_augment: bool,
     pub batch_size: usize,
     pub lr_g: f64,
     pub lr_d: f64,
@@ -91,28 +104,15 @@ pub struct GanConfig {
     /// `min(decay, (1 + t)/(10 + t))` at step `t`.
     pub ema: Option<f64>,
     pub seed: u64,
-    /// Where checkpoints and sample grids go (`None`: nowhere, no resume).
-    pub out: Option<PathBuf>,
-    /// Save a checkpoint every this many steps (and at the end).
-    pub checkpoint_every: usize,
-    /// Save a sample grid every this many steps (0: only at the end).
-    pub sample_every: usize,
-    /// Show a progress bar (on a terminal).
-    pub progress: bool,
 }
 
-impl Default for GanConfig {
-    /// Hinge loss, spectral norm, DiffAugment, z 64, widths 32, 3,000 steps of batch
-    /// 64, Adam 2e-4 with β (0.5, 0.999), one D step per G step, EMA 0.999.
+impl Default for GanTraining {
+    /// Hinge loss, DiffAugment, batch 64, Adam 2e-4 with β (0.5, 0.999), one D step per
+    /// G step, EMA 0.999, seed 0.
     fn default() -> Self {
-        GanConfig {
+        GanTraining {
             loss: GanLoss::Hinge,
-            spectral_norm: true,
             diff_augment: true,
-            z_dim: 64,
-            g_width: 32,
-            d_width: 32,
-            steps: 3000,
             batch_size: 64,
             lr_g: 2e-4,
             lr_d: 2e-4,
@@ -120,60 +120,66 @@ impl Default for GanConfig {
             d_steps: 1,
             ema: Some(0.999),
             seed: 0,
-            out: None,
-            checkpoint_every: 500,
-            sample_every: 0,
-            progress: false,
         }
     }
 }
 
+/// How a [`Gan`] is built ([`GanArchitecture`]), trained ([`GanTraining`]) and run
+/// ([`RunSettings`]: how long, where, how visibly — free to change between a run and
+/// its resumption).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GanConfig {
+    pub arch: GanArchitecture,
+    pub training: GanTraining,
+    pub run: RunSettings,
+}
+
+impl Default for GanConfig {
+    /// The default architecture and training, 3,000 generator updates.
+    fn default() -> Self {
+        GanConfig::with_steps(3000)
+    }
+}
+
 impl GanConfig {
+    /// The default GAN trained for `steps` generator updates.
+    pub fn with_steps(steps: usize) -> Self {
+        GanConfig { arch: GanArchitecture::default(), training: GanTraining::default(), run: RunSettings { steps, ..RunSettings::default() } }
+    }
+
     /// Check every setting; run before anything is built.
     pub fn check(&self) -> Result<()> {
-        if self.z_dim < 1 {
-            return Err(Error::invalid("z_dim", self.z_dim, "must be at least 1"));
+        let (a, t) = (&self.arch, &self.training);
+        if a.z_dim < 1 {
+            return Err(Error::invalid("z_dim", a.z_dim, "must be at least 1"));
         }
-        for (what, w) in [("g_width", self.g_width), ("d_width", self.d_width)] {
+        for (what, w) in [("g_width", a.g_width), ("d_width", a.d_width)] {
             if w < 4 || w % 2 != 0 {
                 return Err(Error::invalid(what, w, "must be an even number ≥ 4"));
             }
         }
-        if self.steps == 0 {
-            return Err(Error::invalid("GAN steps", 0, "must be at least 1"));
+        if t.batch_size < 2 {
+            return Err(Error::invalid("GAN batch size", t.batch_size, "must be at least 2 (batch norm)"));
         }
-        if self.batch_size < 2 {
-            return Err(Error::invalid("GAN batch size", self.batch_size, "must be at least 2 (batch norm)"));
-        }
-        if self.d_steps == 0 {
+        if t.d_steps == 0 {
             return Err(Error::invalid("d_steps", 0, "must be at least 1"));
         }
-        for (what, lr) in [("lr_g", self.lr_g), ("lr_d", self.lr_d)] {
+        for (what, lr) in [("lr_g", t.lr_g), ("lr_d", t.lr_d)] {
             if !(lr > 0.0 && lr.is_finite()) {
                 return Err(Error::invalid(what, lr, "must be a positive number"));
             }
         }
-        if let Some(d) = self.ema {
+        if let Some(d) = t.ema {
             if !(0.0..1.0).contains(&d) {
                 return Err(Error::invalid("EMA decay", d, "must lie in [0, 1)"));
             }
         }
-        if let GanLoss::WganGp { lambda } = self.loss {
+        if let GanLoss::WganGp { lambda } = t.loss {
             if !(lambda >= 0.0 && lambda.is_finite()) {
                 return Err(Error::invalid("gradient penalty λ", lambda, "must be ≥ 0"));
             }
         }
-        if self.checkpoint_every == 0 {
-            return Err(Error::invalid("checkpoint_every", 0, "must be at least 1"));
-        }
-        Ok(())
-    }
-
-    /// What must match for a checkpoint to be resumed: everything but the step count,
-    /// the output settings and the progress bar.
-    fn identity(&self) -> String {
-        let c = GanConfig { steps: 0, out: None, checkpoint_every: 1, sample_every: 0, progress: false, ..self.clone() };
-        serde_json::to_string(&c).unwrap_or_default()
+        self.run.check("GAN")
     }
 }
 
@@ -188,10 +194,11 @@ pub struct GanHistory {
     pub resumed_from: usize,
 }
 
-/// The checkpoint's companion file: the config it was written under and the history.
+/// The checkpoint's companion file: the settings it was written under and the history.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct CheckpointMeta {
-    config: String,
+    arch: GanArchitecture,
+    training: GanTraining,
     shape: [usize; 3],
     classes: usize,
     step: usize,
@@ -218,7 +225,7 @@ pub struct Gan {
 
 impl std::fmt::Debug for Gan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gan({:?}, step {}, {} classes of {:?})", self.cfg.loss, self.step, self.classes, self.shape)
+        write!(f, "Gan({:?}, step {}, {} classes of {:?})", self.cfg.training.loss, self.step, self.classes, self.shape)
     }
 }
 
@@ -231,15 +238,15 @@ impl Gan {
         let g_vs = nn::VarStore::new(device);
         let d_vs = nn::VarStore::new(device);
         let mut ema_vs = nn::VarStore::new(device);
-        let generator = Generator::new(&g_vs.root(), shape, classes, cfg.z_dim, cfg.g_width);
-        let discriminator = Discriminator::new(&d_vs.root(), shape, classes, cfg.d_width, cfg.spectral_norm, crate::derive_seed(cfg.seed, "gan-sn"));
-        let ema = Generator::new(&ema_vs.root(), shape, classes, cfg.z_dim, cfg.g_width);
-        reset_parameters(&g_vs, crate::derive_seed(cfg.seed, "gan-g"))?;
-        reset_parameters(&d_vs, crate::derive_seed(cfg.seed, "gan-d"))?;
+        let generator = Generator::new(&g_vs.root(), shape, classes, cfg.arch.z_dim, cfg.arch.g_width);
+        let discriminator = Discriminator::new(&d_vs.root(), shape, classes, cfg.arch.d_width, cfg.arch.spectral_norm, crate::derive_seed(cfg.training.seed, "gan-sn"));
+        let ema = Generator::new(&ema_vs.root(), shape, classes, cfg.arch.z_dim, cfg.arch.g_width);
+        reset_parameters(&g_vs, crate::derive_seed(cfg.training.seed, "gan-g"))?;
+        reset_parameters(&d_vs, crate::derive_seed(cfg.training.seed, "gan-d"))?;
         ema_vs.freeze();
         checkpoint::ema_update(&g_vs, &ema_vs, None);
-        let opt_g = Adam::new(&g_vs, cfg.lr_g, cfg.betas)?;
-        let opt_d = Adam::new(&d_vs, cfg.lr_d, cfg.betas)?;
+        let opt_g = Adam::new(&g_vs, cfg.training.lr_g, cfg.training.betas)?;
+        let opt_d = Adam::new(&d_vs, cfg.training.lr_d, cfg.training.betas)?;
         Ok(Gan { cfg, shape, classes, g_vs, d_vs, ema_vs, generator, discriminator, ema, opt_g, opt_d, step: 0, history: GanHistory::default() })
     }
 
@@ -256,11 +263,11 @@ impl Gan {
     /// The discriminator's loss on a batch of real images and labels and a batch of
     /// generated images (`[-1, 1]`) with theirs; DiffAugment draws from `rng`.
     pub fn d_loss(&self, real: &Tensor, real_labels: &Tensor, fake: &Tensor, fake_labels: &Tensor, rng: &mut AugRng) -> Tensor {
-        let aug = |x: &Tensor, rng: &mut AugRng| if self.cfg.diff_augment { diff_augment(x, rng) } else { x.shallow_clone() };
+        let aug = |x: &Tensor, rng: &mut AugRng| if self.cfg.training.diff_augment { diff_augment(x, rng) } else { x.shallow_clone() };
         let (real_in, fake_in) = (aug(real, rng), aug(fake, rng));
         let d_real = self.discriminator.forward(&real_in, real_labels, true);
         let d_fake = self.discriminator.forward(&fake_in, fake_labels, true);
-        match self.cfg.loss {
+        match self.cfg.training.loss {
             GanLoss::NonSaturating => (-&d_real).softplus().mean(Kind::Float) + d_fake.softplus().mean(Kind::Float),
             GanLoss::Hinge => (-&d_real + 1.0).relu().mean(Kind::Float) + (&d_fake + 1.0).relu().mean(Kind::Float),
             GanLoss::WganGp { lambda } => {
@@ -288,9 +295,9 @@ impl Gan {
 
     /// The generator's loss on generated images (`[-1, 1]`) and their labels.
     pub fn g_loss(&self, fake: &Tensor, labels: &Tensor, rng: &mut AugRng) -> Tensor {
-        let input = if self.cfg.diff_augment { diff_augment(fake, rng) } else { fake.shallow_clone() };
+        let input = if self.cfg.training.diff_augment { diff_augment(fake, rng) } else { fake.shallow_clone() };
         let d = self.discriminator.forward(&input, labels, true);
-        match self.cfg.loss {
+        match self.cfg.training.loss {
             GanLoss::NonSaturating => (-d).softplus().mean(Kind::Float),
             GanLoss::Hinge | GanLoss::WganGp { .. } => -d.mean(Kind::Float),
         }
@@ -298,7 +305,7 @@ impl Gan {
 
     /// Noise `[n, z_dim]` from `rng`.
     fn noise(&self, n: i64, rng: &mut AugRng) -> Tensor {
-        rng.normal_like(&Tensor::zeros([n, self.cfg.z_dim], (Kind::Float, Device::Cpu))).to_device(self.device())
+        rng.normal_like(&Tensor::zeros([n, self.cfg.arch.z_dim], (Kind::Float, Device::Cpu))).to_device(self.device())
     }
 
     /// One generator update (after `d_steps` discriminator updates) on `data` (images
@@ -306,10 +313,10 @@ impl Gan {
     /// discriminator loss and the generator loss.
     pub fn train_step(&mut self, data: &ImageDataset) -> Result<(f64, f64)> {
         let device = self.device();
-        let mut rng = AugRng::new(crate::derive_seed(self.cfg.seed, &format!("gan-step-{}", self.step)));
-        let b = self.cfg.batch_size.min(data.len().max(2)) as i64;
+        let mut rng = AugRng::new(crate::derive_seed(self.cfg.training.seed, &format!("gan-step-{}", self.step)));
+        let b = self.cfg.training.batch_size.min(data.len().max(2)) as i64;
         let mut d_total = 0.0;
-        for _ in 0..self.cfg.d_steps {
+        for _ in 0..self.cfg.training.d_steps {
             let idx: Vec<i64> = rng.below(b as usize, data.len()).into_iter().map(|i| i as i64).collect();
             let idx = Tensor::from_slice(&idx);
             let real = (data.images.index_select(0, &idx).to_device(device) * 2.0 - 1.0).detach();
@@ -328,9 +335,9 @@ impl Gan {
         self.opt_g.step();
         // the discriminator's gradients from the generator's update are not used
         self.opt_d.zero_grad();
-        checkpoint::ema_update(&self.g_vs, &self.ema_vs, self.cfg.ema.map(|d| checkpoint::ema_decay(d, self.step)));
+        checkpoint::ema_update(&self.g_vs, &self.ema_vs, self.cfg.training.ema.map(|d| checkpoint::ema_decay(d, self.step)));
         self.step += 1;
-        let d = d_total / self.cfg.d_steps as f64;
+        let d = d_total / self.cfg.training.d_steps as f64;
         let g = g.double_value(&[]);
         if !d.is_finite() || !g.is_finite() {
             return Err(Error::invalid("GAN loss", format!("D {d}, G {g} at step {}", self.step), "diverged; lower the learning rates"));
@@ -338,8 +345,8 @@ impl Gan {
         Ok((d, g))
     }
 
-    /// Train until `cfg.steps` generator updates, resuming from the checkpoint in
-    /// `cfg.out` when there is one written under the same settings (an error when the
+    /// Train until `cfg.run.steps` generator updates, resuming from the checkpoint in
+    /// `cfg.run.out` when there is one written under the same settings (an error when the
     /// settings differ). Writes checkpoints and sample grids as it goes.
     pub fn train(&mut self, data: &ImageDataset) -> Result<GanHistory> {
         let [c, h, w] = data.image_shape();
@@ -349,32 +356,32 @@ impl Gan {
         if data.is_empty() {
             return Err(Error::invalid("GAN training images", 0, "need at least one image"));
         }
-        if let Some(out) = checkpoint::to_resume(self.cfg.out.as_deref(), self.step)? {
+        if let Some(out) = checkpoint::to_resume(self.cfg.run.out.as_deref(), self.step)? {
             self.load(&out)?;
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();
         let seconds_before = self.history.seconds;
-        let progress = Progress::new(self.cfg.steps as u64, self.cfg.progress, "GAN");
+        let progress = Progress::new(self.cfg.run.steps as u64, self.cfg.run.progress, "GAN");
         progress.set_position(self.step as u64);
-        let window = (self.cfg.steps / 100).clamp(1, 50);
+        let window = (self.cfg.run.steps / 100).clamp(1, 50);
         let (mut d_sum, mut g_sum, mut k) = (0.0, 0.0, 0);
-        while self.step < self.cfg.steps {
+        while self.step < self.cfg.run.steps {
             let (d, g) = self.train_step(data)?;
             (d_sum, g_sum, k) = (d_sum + d, g_sum + g, k + 1);
             progress.step(g);
-            if self.step % window == 0 || self.step == self.cfg.steps {
+            if self.step % window == 0 || self.step == self.cfg.run.steps {
                 self.history.losses.push((self.step, d_sum / k as f64, g_sum / k as f64));
                 (d_sum, g_sum, k) = (0.0, 0.0, 0);
             }
             self.history.seconds = seconds_before + started.elapsed().as_secs_f64();
-            let last = self.step == self.cfg.steps;
-            let checkpoint_due = self.step % self.cfg.checkpoint_every == 0 || last;
-            let grid_due = self.cfg.sample_every > 0 && self.step % self.cfg.sample_every == 0 || last;
+            let last = self.step == self.cfg.run.steps;
+            let checkpoint_due = self.step % self.cfg.run.checkpoint_every == 0 || last;
+            let grid_due = self.cfg.run.sample_every > 0 && self.step % self.cfg.run.sample_every == 0 || last;
             if checkpoint_due || grid_due {
                 self.standing_stats();
             }
-            if let Some(out) = self.cfg.out.clone() {
+            if let Some(out) = self.cfg.run.out.clone() {
                 if checkpoint_due {
                     self.save(&out)?;
                 }
@@ -393,7 +400,7 @@ impl Gan {
     /// out. 32 batches of 64 seeded draws in train mode after a reset; a function of the
     /// EMA weights only, so resumed and uninterrupted runs agree.
     pub fn standing_stats(&mut self) {
-        if self.cfg.ema.is_none() {
+        if self.cfg.training.ema.is_none() {
             return;
         }
         tch::no_grad(|| {
@@ -406,7 +413,7 @@ impl Gan {
                 }
             }
         });
-        let mut rng = AugRng::new(crate::derive_seed(self.cfg.seed, "gan-standing-stats"));
+        let mut rng = AugRng::new(crate::derive_seed(self.cfg.training.seed, "gan-standing-stats"));
         for _ in 0..32 {
             let labels: Vec<i64> = rng.below(64, self.classes).into_iter().map(|c| c as i64).collect();
             let y = Tensor::from_slice(&labels).to_device(self.device());
@@ -428,7 +435,7 @@ impl Gan {
         }
         let labels: Vec<i64> = classes.iter().flat_map(|&c| std::iter::repeat(c).take(n_per_class)).collect();
         let mut rng = AugRng::new(crate::derive_seed(seed, "gan-sample"));
-        let g = if self.cfg.ema.is_some() { &self.ema } else { &self.generator };
+        let g = if self.cfg.training.ema.is_some() { &self.ema } else { &self.generator };
         let mut out = Vec::new();
         for chunk in labels.chunks(256) {
             let y = Tensor::from_slice(chunk).to_device(self.device());
@@ -453,7 +460,14 @@ impl Gan {
 
     /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let meta = CheckpointMeta { config: self.cfg.identity(), shape: self.shape, classes: self.classes, step: self.step, history: self.history.clone() };
+        let meta = CheckpointMeta {
+            arch: self.cfg.arch.clone(),
+            training: self.cfg.training.clone(),
+            shape: self.shape,
+            classes: self.classes,
+            step: self.step,
+            history: self.history.clone(),
+        };
         checkpoint::save(dir.as_ref(), &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)], &meta)
     }
 
@@ -461,13 +475,15 @@ impl Gan {
     pub fn load(&mut self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let meta: CheckpointMeta = checkpoint::read_meta(dir)?;
-        if meta.config != self.cfg.identity() || meta.shape != self.shape || meta.classes != self.classes {
+        let mut differences = checkpoint::differences("architecture", &meta.arch, &self.cfg.arch)?;
+        differences.extend(checkpoint::differences("training", &meta.training, &self.cfg.training)?);
+        if meta.shape != self.shape || meta.classes != self.classes {
+            differences.push(format!("data: {} classes of {:?} there, {} classes of {:?} here", meta.classes, meta.shape, self.classes, self.shape));
+        }
+        if !differences.is_empty() {
             return Err(Error::Format {
                 path: dir.join(checkpoint::META),
-                reason: format!(
-                    "was written by a GAN with other settings ({} classes of {:?}: {}); this one is {} classes of {:?}: {}. Use another output folder or delete it",
-                    meta.classes, meta.shape, meta.config, self.classes, self.shape, self.cfg.identity()
-                ),
+                reason: format!("was written by a GAN with other settings ({}). Use another output folder or delete it", differences.join("; ")),
             });
         }
         checkpoint::load(dir, &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &mut [("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)])?;
