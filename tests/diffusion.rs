@@ -5,7 +5,18 @@ use smalldata::generate::diffusion::*;
 use smalldata::tch::{nn, Device, Kind, Tensor};
 
 fn tiny() -> DiffusionConfig {
-    DiffusionConfig { timesteps: 50, width: 8, token_dim: 8, tokens_per_class: 2, steps: 4, batch_size: 8, checkpoint_every: 2, ..DiffusionConfig::default() }
+    DiffusionConfig {
+        arch: DiffusionArchitecture { timesteps: 50, width: 8, token_dim: 8, tokens_per_class: 2, ..DiffusionArchitecture::default() },
+        training: DiffusionTraining { batch_size: 8, ..DiffusionTraining::default() },
+        run: RunSettings { steps: 4, checkpoint_every: 2, ..RunSettings::default() },
+    }
+}
+
+/// `tiny()` changed by `change`.
+fn tiny_with(change: impl Fn(&mut DiffusionConfig)) -> DiffusionConfig {
+    let mut c = tiny();
+    change(&mut c);
+    c
 }
 
 /// 3 classes of 8×8 gray images: a bright square in corner c, two brightness levels.
@@ -23,7 +34,7 @@ fn squares(n_per_class: usize) -> ImageDataset {
 }
 
 fn model(data: &ImageDataset, cfg: DiffusionConfig) -> DiffusionModel {
-    let vocab = Vocabulary::new(&data.class_names, cfg.tokens_per_class);
+    let vocab = Vocabulary::new(&data.class_names, cfg.arch.tokens_per_class);
     DiffusionModel::new(cfg, data.image_shape(), vocab, Device::Cpu).unwrap()
 }
 
@@ -74,8 +85,10 @@ fn training_resumes_exactly_and_samples_are_seeded() {
     assert!(a.equal(&straight.sample_classes(&["top", "right"], 3, sampler, 2.0, 1).unwrap().0));
 
     let dir = tempfile::tempdir().unwrap();
-    let cfg = DiffusionConfig { out: Some(dir.path().to_path_buf()), ..tiny() };
-    model(&data, DiffusionConfig { steps: 2, ..cfg.clone() }).train(&data, &tokens).unwrap();
+    let cfg = tiny_with(|c| c.run.out = Some(dir.path().to_path_buf()));
+    let mut two = cfg.clone();
+    two.run.steps = 2;
+    model(&data, two).train(&data, &tokens).unwrap();
     let mut resumed = model(&data, cfg.clone());
     assert_eq!(resumed.train(&data, &tokens).unwrap().resumed_from, 2);
     assert!(a.equal(&resumed.sample_classes(&["top", "right"], 3, sampler, 2.0, 1).unwrap().0), "resumed ≠ uninterrupted");
@@ -86,14 +99,16 @@ fn training_resumes_exactly_and_samples_are_seeded() {
     let loaded = DiffusionModel::load_pretrained(&file, Device::Cpu).unwrap();
     assert!(a.equal(&loaded.sample_classes(&["top", "right"], 3, sampler, 2.0, 1).unwrap().0));
     // a checkpoint of other settings is refused
-    let err = model(&data, DiffusionConfig { lr: 0.5, ..cfg }).train(&data, &tokens).unwrap_err().to_string();
-    assert!(err.contains("checkpoint.json"), "{err}");
+    let mut faster = cfg.clone();
+    faster.training.lr = 0.5;
+    let err = model(&data, faster).train(&data, &tokens).unwrap_err().to_string();
+    assert!(err.contains("checkpoint.json") && err.contains("training.lr: 0.001 there, 0.5 here"), "{err}");
 }
 
 #[test]
 fn inversion_trains_only_the_new_token() {
     let data = squares(4);
-    let mut m = model(&data, DiffusionConfig { tokens_per_class: 1, steps: 3, ..tiny() });
+    let mut m = model(&data, tiny_with(|c| (c.arch.tokens_per_class, c.run.steps) = (1, 3)));
     let tokens = assign_tokens(&data, &m.vocabulary, 0).unwrap();
     m.train(&data, &tokens).unwrap();
     let before: Vec<(String, Tensor)> = m.sampling_store().variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
@@ -134,12 +149,12 @@ fn inversion_trains_only_the_new_token() {
 fn invalid_settings_are_refused() {
     let data = squares(2);
     for cfg in [
-        DiffusionConfig { width: 12, ..tiny() },
-        DiffusionConfig { tokens_per_class: 0, ..tiny() },
-        DiffusionConfig { p_uncond: 1.0, ..tiny() },
-        DiffusionConfig { timesteps: 1, ..tiny() },
-        DiffusionConfig { token_dim: 7, ..tiny() },
-        DiffusionConfig { schedule: ScheduleKind::Linear { beta_start: 0.5, beta_end: 0.1 }, ..tiny() },
+        tiny_with(|c| c.arch.width = 12),
+        tiny_with(|c| c.arch.tokens_per_class = 0),
+        tiny_with(|c| c.training.p_uncond = 1.0),
+        tiny_with(|c| c.arch.timesteps = 1),
+        tiny_with(|c| c.arch.token_dim = 7),
+        tiny_with(|c| c.arch.schedule = ScheduleKind::Linear { beta_start: 0.5, beta_end: 0.1 }),
     ] {
         let vocab = Vocabulary::new(&data.class_names, 1);
         assert!(DiffusionModel::new(cfg.clone(), [1, 8, 8], vocab, Device::Cpu).is_err(), "{cfg:?}");

@@ -3,7 +3,7 @@
 use super::all_threads;
 use clap::Subcommand;
 use smalldata::data;
-use smalldata::generate::diffusion::DiffusionConfig;
+use smalldata::generate::diffusion::{DiffusionArchitecture, DiffusionConfig, DiffusionTraining};
 use smalldata::generate::{GanArchitecture, GanConfig, GanExperimentConfig, GanTraining, RunSettings};
 use smalldata::params::settings;
 use smalldata::tabular::{TabularSource, TstrConfig};
@@ -60,16 +60,16 @@ pub(crate) enum GenerateCmd {
     /// Pretrain the token-conditioned diffusion model on Fashion-MNIST classes 0–8 (no
     /// ankle boots) and export its sampling weights; resumes if killed.
     DiffusionPretrain {
-        #[arg(long, default_value_t = DiffusionConfig::default().steps)]
+        #[arg(long, default_value_t = DiffusionConfig::default().run.steps)]
         steps: usize,
         /// Tokens per class (k-means clusters within each class when > 1).
-        #[arg(long, default_value_t = DiffusionConfig::default().tokens_per_class)]
+        #[arg(long, default_value_t = DiffusionArchitecture::default().tokens_per_class)]
         tokens_per_class: usize,
-        #[arg(long, default_value_t = DiffusionConfig::default().width)]
+        #[arg(long, default_value_t = DiffusionArchitecture::default().width)]
         width: i64,
-        #[arg(long, default_value_t = DiffusionConfig::default().batch_size)]
+        #[arg(long, default_value_t = DiffusionTraining::default().batch_size)]
         batch_size: usize,
-        #[arg(long, default_value_t = DiffusionConfig::default().lr)]
+        #[arg(long, default_value_t = DiffusionTraining::default().lr)]
         lr: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -216,7 +216,12 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
         GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, folder, size, channels, out, export } => {
             all_threads();
             use smalldata::generate::diffusion::*;
-            let cfg = DiffusionConfig { steps, tokens_per_class, width, batch_size, lr, seed, out: Some(out), progress: true, ..DiffusionConfig::default() };
+            let defaults = DiffusionConfig::default();
+            let cfg = DiffusionConfig {
+                arch: DiffusionArchitecture { tokens_per_class, width, ..defaults.arch },
+                training: DiffusionTraining { batch_size, lr, seed, ..defaults.training },
+                run: RunSettings { steps, out: Some(out), progress: true, ..defaults.run },
+            };
             let command = format!(
                 "smalldata generate diffusion-pretrain --steps {steps} --tokens-per-class {tokens_per_class} --width {width} --batch-size {batch_size} --lr {lr} --seed {seed}"
             );

@@ -43,8 +43,8 @@ pub fn pretrain_diffusion(cfg: &DiffusionConfig, data_dir: Option<&Path>, export
 /// token per class name (`tokens_per_class` each), and export the sampling weights.
 pub fn pretrain_diffusion_on(cfg: &DiffusionConfig, train: &ImageDataset, export: &Path, command: &str) -> Result<DiffusionModel> {
     let train = train.shallow_clone();
-    let vocab = Vocabulary::new(&train.class_names, cfg.tokens_per_class);
-    let tokens = assign_tokens(&train, &vocab, cfg.seed)?;
+    let vocab = Vocabulary::new(&train.class_names, cfg.arch.tokens_per_class);
+    let tokens = assign_tokens(&train, &vocab, cfg.training.seed)?;
     let mut model = DiffusionModel::new(cfg.clone(), train.image_shape(), vocab, crate::device()?)?;
     model.train(&train, &tokens)?;
     model.export(export, command)?;

@@ -29,6 +29,7 @@ pub use experiment::{
 };
 pub use schedule::{sample_loop, NoiseSchedule, Sampler, ScheduleKind};
 pub use textual_inversion::{textual_inversion, InversionConfig, InversionHistory, LearnedToken};
+pub use crate::train::RunSettings;
 pub use unet::{timestep_features, UNet};
 
 use crate::train::checkpoint;
@@ -39,13 +40,14 @@ use crate::error::IoContext;
 use crate::train::init::reset_parameters;
 use crate::train::Progress;
 use crate::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
-/// How a [`DiffusionModel`] is built and trained.
+/// What the network and its conditioning are. Weights written under one
+/// architecture load only into the same one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DiffusionConfig {
+pub struct DiffusionArchitecture {
     pub schedule: ScheduleKind,
     /// T, the number of noise levels.
     pub timesteps: usize,
@@ -55,77 +57,83 @@ pub struct DiffusionConfig {
     pub token_dim: i64,
     /// Tokens per class (k-means clusters within each class when > 1).
     pub tokens_per_class: usize,
+}
+
+impl Default for DiffusionArchitecture {
+    /// Cosine schedule over 1,000 levels, width 32, tokens of 64, 4 tokens per class.
+    fn default() -> Self {
+        DiffusionArchitecture { schedule: ScheduleKind::Cosine { s: 0.008 }, timesteps: 1000, width: 32, token_dim: 64, tokens_per_class: 4 }
+    }
+}
+
+/// How the model learns. A checkpoint resumes only under the same training settings
+/// (and architecture).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiffusionTraining {
     /// Probability of replacing the condition by the null token in training.
     pub p_uncond: f64,
-    pub steps: usize,
     pub batch_size: usize,
     pub lr: f64,
     /// EMA decay of the weights used for sampling (warmed up as `min(d, (1+t)/(10+t))`).
     pub ema: f64,
     pub seed: u64,
-    /// Where checkpoints and sample grids go (`None`: nowhere, no resume).
-    pub out: Option<PathBuf>,
-    pub checkpoint_every: usize,
-    pub progress: bool,
+}
+
+impl Default for DiffusionTraining {
+    /// 10% condition dropout, batch 64, Adam 1e-3, EMA 0.999, seed 0.
+    fn default() -> Self {
+        DiffusionTraining { p_uncond: 0.1, batch_size: 64, lr: 1e-3, ema: 0.999, seed: 0 }
+    }
+}
+
+/// How a [`DiffusionModel`] is built ([`DiffusionArchitecture`]), trained
+/// ([`DiffusionTraining`]) and run ([`RunSettings`]: how long, where, how visibly —
+/// free to change between a run and its resumption).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiffusionConfig {
+    pub arch: DiffusionArchitecture,
+    pub training: DiffusionTraining,
+    pub run: RunSettings,
 }
 
 impl Default for DiffusionConfig {
-    /// Cosine schedule over 1,000 levels, width 32, tokens of 64, 4 tokens per class,
-    /// 10% condition dropout, 6,000 steps of batch 64, Adam 1e-3, EMA 0.999.
+    /// The default architecture and training, 6,000 steps.
     fn default() -> Self {
-        DiffusionConfig {
-            schedule: ScheduleKind::Cosine { s: 0.008 },
-            timesteps: 1000,
-            width: 32,
-            token_dim: 64,
-            tokens_per_class: 4,
-            p_uncond: 0.1,
-            steps: 6000,
-            batch_size: 64,
-            lr: 1e-3,
-            ema: 0.999,
-            seed: 0,
-            out: None,
-            checkpoint_every: 500,
-            progress: false,
-        }
+        DiffusionConfig::with_steps(6000)
     }
 }
 
 impl DiffusionConfig {
-    pub fn check(&self) -> Result<()> {
-        NoiseSchedule::new(self.schedule, self.timesteps)?;
-        if self.width < 8 || self.width % 8 != 0 {
-            return Err(Error::invalid("UNet width", self.width, "must be a multiple of 8, at least 8"));
-        }
-        if self.token_dim < 2 || self.token_dim % 2 != 0 {
-            return Err(Error::invalid("token_dim", self.token_dim, "must be an even number ≥ 2"));
-        }
-        if self.tokens_per_class == 0 {
-            return Err(Error::invalid("tokens_per_class", 0, "must be at least 1"));
-        }
-        if !(0.0..1.0).contains(&self.p_uncond) {
-            return Err(Error::invalid("p_uncond", self.p_uncond, "must lie in [0, 1)"));
-        }
-        if self.steps == 0 || self.batch_size == 0 || self.checkpoint_every == 0 {
-            return Err(Error::invalid(
-                "diffusion training",
-                format!("steps {}, batch {}, checkpoint every {}", self.steps, self.batch_size, self.checkpoint_every),
-                "must all be at least 1",
-            ));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::invalid("diffusion learning rate", self.lr, "must be a positive number"));
-        }
-        if !(0.0..1.0).contains(&self.ema) {
-            return Err(Error::invalid("EMA decay", self.ema, "must lie in [0, 1)"));
-        }
-        Ok(())
+    /// The default model trained for `steps` steps.
+    pub fn with_steps(steps: usize) -> Self {
+        DiffusionConfig { arch: DiffusionArchitecture::default(), training: DiffusionTraining::default(), run: RunSettings { steps, ..RunSettings::default() } }
     }
 
-    fn identity(&self) -> String {
-        let c = DiffusionConfig { steps: 0, out: None, checkpoint_every: 1, progress: false, ..self.clone() };
-        serde_json::to_string(&c).unwrap_or_default()
+    pub fn check(&self) -> Result<()> {
+        let (a, t) = (&self.arch, &self.training);
+        NoiseSchedule::new(a.schedule, a.timesteps)?;
+        if a.width < 8 || a.width % 8 != 0 {
+            return Err(Error::invalid("UNet width", a.width, "must be a multiple of 8, at least 8"));
+        }
+        if a.token_dim < 2 || a.token_dim % 2 != 0 {
+            return Err(Error::invalid("token_dim", a.token_dim, "must be an even number ≥ 2"));
+        }
+        if a.tokens_per_class == 0 {
+            return Err(Error::invalid("tokens_per_class", 0, "must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&t.p_uncond) {
+            return Err(Error::invalid("p_uncond", t.p_uncond, "must lie in [0, 1)"));
+        }
+        if t.batch_size == 0 {
+            return Err(Error::invalid("diffusion batch size", 0, "must be at least 1"));
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(Error::invalid("diffusion learning rate", t.lr, "must be a positive number"));
+        }
+        if !(0.0..1.0).contains(&t.ema) {
+            return Err(Error::invalid("EMA decay", t.ema, "must lie in [0, 1)"));
+        }
+        self.run.check("diffusion")
     }
 }
 
@@ -173,9 +181,11 @@ pub struct DiffusionHistory {
     pub resumed_from: usize,
 }
 
+/// The checkpoint's companion file: the settings it was written under and the history.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Meta {
-    config: String,
+    arch: DiffusionArchitecture,
+    training: DiffusionTraining,
     shape: [usize; 3],
     vocabulary: Vocabulary,
     step: usize,
@@ -226,25 +236,25 @@ impl DiffusionModel {
         if !(c == 1 || c == 3) || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
             return Err(Error::invalid("diffusion image shape", format!("{c}×{h}×{w}"), "1 or 3 channels, sides multiples of 4, at least 8"));
         }
-        let schedule = NoiseSchedule::new(cfg.schedule, cfg.timesteps)?;
+        let schedule = NoiseSchedule::new(cfg.arch.schedule, cfg.arch.timesteps)?;
         let build = |vs: &nn::VarStore| {
-            let unet = UNet::new(&(vs.root() / "unet"), c as i64, cfg.width, cfg.token_dim);
-            let tokens = vs.root().var("tokens", &[vocabulary.tokens.len() as i64, cfg.token_dim], nn::Init::Const(0.0));
+            let unet = UNet::new(&(vs.root() / "unet"), c as i64, cfg.arch.width, cfg.arch.token_dim);
+            let tokens = vs.root().var("tokens", &[vocabulary.tokens.len() as i64, cfg.arch.token_dim], nn::Init::Const(0.0));
             (unet, tokens)
         };
         let vs = nn::VarStore::new(device);
         let (unet, tokens) = build(&vs);
         let mut ema_vs = nn::VarStore::new(device);
         let (ema_unet, ema_tokens) = build(&ema_vs);
-        reset_parameters(&vs, crate::derive_seed(cfg.seed, "diffusion-init"))?;
+        reset_parameters(&vs, crate::derive_seed(cfg.training.seed, "diffusion-init"))?;
         // token vectors start as N(0, 1), like an embedding layer's
         tch::no_grad(|| {
-            let mut rng = AugRng::new(crate::derive_seed(cfg.seed, "diffusion-tokens"));
+            let mut rng = AugRng::new(crate::derive_seed(cfg.training.seed, "diffusion-tokens"));
             tokens.shallow_clone().copy_(&rng.normal_like(&tokens.to_device(Device::Cpu)).to_device(device));
         });
         ema_vs.freeze();
         checkpoint::ema_update(&vs, &ema_vs, None);
-        let opt = Adam::new(&vs, cfg.lr, (0.9, 0.999))?;
+        let opt = Adam::new(&vs, cfg.training.lr, (0.9, 0.999))?;
         Ok(DiffusionModel { cfg, shape, schedule, vocabulary, vs, unet, tokens, ema_vs, ema_unet, ema_tokens, opt, step: 0, history: DiffusionHistory::default() })
     }
 
@@ -299,10 +309,10 @@ impl DiffusionModel {
     /// `i`), with the randomness of step `self.step`. Returns the loss.
     pub fn train_step(&mut self, data: &ImageDataset, token_of: &[usize]) -> Result<f64> {
         let device = self.device();
-        let mut rng = AugRng::new(crate::derive_seed(self.cfg.seed, &format!("diffusion-step-{}", self.step)));
-        let b = self.cfg.batch_size.min(data.len());
+        let mut rng = AugRng::new(crate::derive_seed(self.cfg.training.seed, &format!("diffusion-step-{}", self.step)));
+        let b = self.cfg.training.batch_size.min(data.len());
         let idx: Vec<usize> = rng.below(b, data.len());
-        let drop = rng.bernoulli(b, self.cfg.p_uncond);
+        let drop = rng.bernoulli(b, self.cfg.training.p_uncond);
         let ids: Vec<i64> = idx.iter().zip(&drop).map(|(&i, &d)| if d { 0 } else { token_of[i] as i64 }).collect();
         let sel = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
         let x0 = (data.images.index_select(0, &sel).to_device(device) * 2.0 - 1.0).detach();
@@ -311,7 +321,7 @@ impl DiffusionModel {
         let loss = self.loss_with(&self.unet, &x0, &cond, &mut rng);
         loss.backward();
         self.opt.step();
-        checkpoint::ema_update(&self.vs, &self.ema_vs, Some(checkpoint::ema_decay(self.cfg.ema, self.step)));
+        checkpoint::ema_update(&self.vs, &self.ema_vs, Some(checkpoint::ema_decay(self.cfg.training.ema, self.step)));
         self.step += 1;
         let l = loss.double_value(&[]);
         if !l.is_finite() {
@@ -320,7 +330,7 @@ impl DiffusionModel {
         Ok(l)
     }
 
-    /// Train to `cfg.steps`, resuming from the checkpoint in `cfg.out` (same settings
+    /// Train to `cfg.run.steps`, resuming from the checkpoint in `cfg.run.out` (same settings
     /// only). `token_of[i]` is the token of image `i` (see [`assign_tokens`]).
     pub fn train(&mut self, data: &ImageDataset, token_of: &[usize]) -> Result<DiffusionHistory> {
         if data.image_shape() != self.shape {
@@ -332,27 +342,27 @@ impl DiffusionModel {
         if let Some(&bad) = token_of.iter().find(|&&t| t == 0 || t >= self.vocabulary.tokens.len()) {
             return Err(Error::invalid("training token", bad, format!("must lie in 1..{}", self.vocabulary.tokens.len())));
         }
-        if let Some(out) = checkpoint::to_resume(self.cfg.out.as_deref(), self.step)? {
+        if let Some(out) = checkpoint::to_resume(self.cfg.run.out.as_deref(), self.step)? {
             self.load(&out)?;
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();
         let before = self.history.seconds;
-        let progress = Progress::new(self.cfg.steps as u64, self.cfg.progress, "diffusion");
+        let progress = Progress::new(self.cfg.run.steps as u64, self.cfg.run.progress, "diffusion");
         progress.set_position(self.step as u64);
-        let window = (self.cfg.steps / 100).clamp(1, 50);
+        let window = (self.cfg.run.steps / 100).clamp(1, 50);
         let (mut sum, mut k) = (0.0, 0);
-        while self.step < self.cfg.steps {
+        while self.step < self.cfg.run.steps {
             let l = self.train_step(data, token_of)?;
             (sum, k) = (sum + l, k + 1);
             progress.step(l);
-            if self.step % window == 0 || self.step == self.cfg.steps {
+            if self.step % window == 0 || self.step == self.cfg.run.steps {
                 self.history.losses.push((self.step, sum / k as f64));
                 (sum, k) = (0.0, 0);
             }
             self.history.seconds = before + started.elapsed().as_secs_f64();
-            if let Some(out) = self.cfg.out.clone() {
-                if self.step % self.cfg.checkpoint_every == 0 || self.step == self.cfg.steps {
+            if let Some(out) = self.cfg.run.out.clone() {
+                if self.step % self.cfg.run.checkpoint_every == 0 || self.step == self.cfg.run.steps {
                     self.save(&out)?;
                 }
             }
@@ -366,8 +376,8 @@ impl DiffusionModel {
     /// guidance `ε̂_∅ + w (ε̂_c − ε̂_∅)`), from the EMA weights.
     pub fn sample_prompt(&self, prompt: &Tensor, n: usize, sampler: Sampler, guidance: f64, seed: u64) -> Result<Tensor> {
         let dims = prompt.size();
-        if dims.len() != 2 || dims[1] != self.cfg.token_dim {
-            return Err(Error::shape("diffusion prompt", format!("[L, {}]", self.cfg.token_dim), format!("{dims:?}")));
+        if dims.len() != 2 || dims[1] != self.cfg.arch.token_dim {
+            return Err(Error::shape("diffusion prompt", format!("[L, {}]", self.cfg.arch.token_dim), format!("{dims:?}")));
         }
         let prompts = prompt.to_device(self.device()).unsqueeze(0).expand([n as i64, dims[0], dims[1]], true);
         self.sample_conditions(&prompts, sampler, guidance, seed)
@@ -380,7 +390,7 @@ impl DiffusionModel {
         }
         let n = conds.size()[0];
         let [c, h, w] = self.shape.map(|d| d as i64);
-        let null = self.token_condition(&[0])?.expand([n, 1, self.cfg.token_dim], true);
+        let null = self.token_condition(&[0])?.expand([n, 1, self.cfg.arch.token_dim], true);
         let mut rng = AugRng::new(crate::derive_seed(seed, "diffusion-sample"));
         let mut chunks = Vec::new();
         for start in (0..n).step_by(256) {
@@ -424,7 +434,14 @@ impl DiffusionModel {
 
     /// Write a checkpoint (weights, EMA, optimiser, vocabulary, history) into `dir`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let meta = Meta { config: self.cfg.identity(), shape: self.shape, vocabulary: self.vocabulary.clone(), step: self.step, history: self.history.clone() };
+        let meta = Meta {
+            arch: self.cfg.arch.clone(),
+            training: self.cfg.training.clone(),
+            shape: self.shape,
+            vocabulary: self.vocabulary.clone(),
+            step: self.step,
+            history: self.history.clone(),
+        };
         checkpoint::save(dir.as_ref(), &[("model", &self.vs), ("ema", &self.ema_vs)], &[("opt", &self.opt)], &meta)
     }
 
@@ -432,10 +449,18 @@ impl DiffusionModel {
     pub fn load(&mut self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let meta: Meta = checkpoint::read_meta(dir)?;
-        if meta.config != self.cfg.identity() || meta.shape != self.shape || meta.vocabulary != self.vocabulary {
+        let mut differences = checkpoint::differences("architecture", &meta.arch, &self.cfg.arch)?;
+        differences.extend(checkpoint::differences("training", &meta.training, &self.cfg.training)?);
+        if meta.shape != self.shape {
+            differences.push(format!("images: {:?} there, {:?} here", meta.shape, self.shape));
+        }
+        if meta.vocabulary != self.vocabulary {
+            differences.push(format!("vocabulary: {} tokens there, {} here", meta.vocabulary.tokens.len(), self.vocabulary.tokens.len()));
+        }
+        if !differences.is_empty() {
             return Err(Error::Format {
                 path: dir.join(checkpoint::META),
-                reason: format!("was written by a diffusion model with other settings or vocabulary ({}); this one: {}", meta.config, self.cfg.identity()),
+                reason: format!("was written by a diffusion model with other settings or vocabulary ({}). Use another output folder or delete it", differences.join("; ")),
             });
         }
         checkpoint::load(dir, &[("model", &self.vs), ("ema", &self.ema_vs)], &mut [("opt", &mut self.opt)])?;
@@ -449,7 +474,7 @@ impl DiffusionModel {
     pub fn export(&self, path: &Path, command: &str) -> Result<()> {
         crate::io::write_safetensors(path, self.ema_vs.variables().into_iter().collect())?;
         let info = PretrainedInfo {
-            config: DiffusionConfig { out: None, progress: false, ..self.cfg.clone() },
+            config: DiffusionConfig { run: RunSettings { out: None, progress: false, ..self.cfg.run.clone() }, ..self.cfg.clone() },
             shape: self.shape,
             vocabulary: self.vocabulary.clone(),
             steps: self.step,

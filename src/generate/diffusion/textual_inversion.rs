@@ -145,7 +145,7 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
     let init = model.token_condition(init_ids)?.mean_dim([0i64].as_slice(), false, Kind::Float); // [1, D]
     let vs = nn::VarStore::new(device);
     let (unet, table) = model.sampling_net();
-    let (l, d) = (cfg.num_vectors as i64, model.cfg.token_dim);
+    let (l, d) = (cfg.num_vectors as i64, model.cfg.arch.token_dim);
     // Free vectors, or softmax weights over the known tokens (all but the null one).
     // The condition is a set of vectors (no positions), so vectors that start equal
     // get equal gradients and stay equal for ever: a 4-vector token would be a
