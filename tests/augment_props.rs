@@ -24,9 +24,9 @@ fn all_ops() -> Vec<Box<dyn Augment>> {
         Box::new(ColorJitter::new().brightness(0.4).contrast(0.4).saturation(0.4).hue(0.1).build().unwrap()),
         Box::new(RandomErasing::new(0.5).build().unwrap()),
         Box::new(ElasticTransform::new(3.0, 2.0).build().unwrap()),
-        Box::new(Compose::new(vec![Box::new(Flip::horizontal(0.5)), Box::new(GaussianNoise::new(0.05))])),
-        Box::new(RandomApply::new(Box::new(RandomRotation::new(-90.0, 90.0)), 0.5).unwrap()),
-        Box::new(OneOf::new(vec![Box::new(Identity), Box::new(GaussianBlur::new(1.0, 1.0))]).unwrap()),
+        Box::new(Compose::new(vec![Box::new(Flip::horizontal(0.5).build().unwrap()), Box::new(GaussianNoise::new(0.05).build().unwrap())])),
+        Box::new(RandomApply::new(Box::new(RandomRotation::new(-90.0, 90.0).build().unwrap()), 0.5).unwrap()),
+        Box::new(OneOf::new(vec![Box::new(Identity), Box::new(GaussianBlur::new(1.0, 1.0).build().unwrap())]).unwrap()),
         Box::new(RandAugment::new(2, 9.0).unwrap()),
         Box::new(TrivialAugmentWide),
     ]
@@ -68,28 +68,28 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 #[test]
 fn zero_rotation_and_unpadded_full_crop_are_identities() {
     let x = batch(5, 3, 12, 20, 3);
-    let r = RandomRotation::new(0.0, 0.0).apply(&x, 0).unwrap();
+    let r = RandomRotation::new(0.0, 0.0).build().unwrap().apply(&x, 0).unwrap();
     assert!(max_abs_diff(&r, &x) < 1e-5, "{}", max_abs_diff(&r, &x));
-    let c = RandomCrop::new(12, 20).apply(&x, 0).unwrap();
+    let c = RandomCrop::new(12, 20).build().unwrap().apply(&x, 0).unwrap();
     assert!(c.equal(&x));
-    let a = RandomAffine::new().apply(&x, 0).unwrap();
+    let a = RandomAffine::new().build().unwrap().apply(&x, 0).unwrap();
     assert!(max_abs_diff(&a, &x) < 1e-5);
 }
 
 #[test]
 fn rotation_by_90_is_rot90() {
     let x = batch(3, 1, 16, 16, 4);
-    let r = RandomRotation::new(90.0, 90.0).apply(&x, 0).unwrap();
+    let r = RandomRotation::new(90.0, 90.0).build().unwrap().apply(&x, 0).unwrap();
     let want = x.rot90(1, [2, 3]);
     assert!(max_abs_diff(&r, &want) < 1e-5, "{}", max_abs_diff(&r, &want));
-    let r = RandomRotation::new(-90.0, -90.0).apply(&x, 0).unwrap();
+    let r = RandomRotation::new(-90.0, -90.0).build().unwrap().apply(&x, 0).unwrap();
     assert!(max_abs_diff(&r, &x.rot90(-1, [2, 3])) < 1e-5);
 }
 
 #[test]
 fn crop_offsets_are_integer_shifts_of_the_padded_image() {
     let x = batch(6, 1, 8, 8, 5);
-    let y = RandomCrop::new(8, 8).padding(2).apply(&x, 9).unwrap();
+    let y = RandomCrop::new(8, 8).padding(2).build().unwrap().apply(&x, 9).unwrap();
     let padded = x.constant_pad_nd([2, 2, 2, 2]);
     for i in 0..6 {
         let found = (0..5).any(|dy| (0..5).any(|dx| padded.get(i).narrow(1, dy, 8).narrow(2, dx, 8).equal(&y.get(i))));
@@ -100,19 +100,19 @@ fn crop_offsets_are_integer_shifts_of_the_padded_image() {
 #[test]
 fn flips_twice_are_the_identity() {
     let x = batch(4, 3, 9, 7, 6);
-    for f in [Flip::horizontal(1.0), Flip::vertical(1.0)] {
+    for f in [Flip::horizontal(1.0).build().unwrap(), Flip::vertical(1.0).build().unwrap()] {
         let once = f.apply(&x, 0).unwrap();
         assert!(!once.equal(&x));
         assert!(f.apply(&once, 1).unwrap().equal(&x));
     }
-    assert!(Flip::horizontal(1.0).apply(&x, 0).unwrap().equal(&x.flip([3])));
+    assert!(Flip::horizontal(1.0).build().unwrap().apply(&x, 0).unwrap().equal(&x.flip([3])));
 }
 
 #[test]
 fn noise_has_the_asked_sigma() {
     let x = Tensor::full([64, 1, 32, 32], 0.5, (Kind::Float, Device::Cpu));
     for sigma in [0.02, 0.1] {
-        let y = GaussianNoise::new(sigma).clip(false).apply(&x, 3).unwrap();
+        let y = GaussianNoise::new(sigma).clip(false).build().unwrap().apply(&x, 3).unwrap();
         let measured = (&y - &x).std(true).double_value(&[]);
         assert!((measured - sigma).abs() < 0.02 * sigma, "asked {sigma}, measured {measured}");
     }
@@ -144,19 +144,24 @@ fn bad_parameters_name_the_value() {
     assert!(msg(RandomApply::new(Box::new(Identity), -0.1).unwrap_err()).contains("-0.1"));
     assert!(msg(GaussianNoise::new(-0.2).build().unwrap_err()).contains("-0.2"));
     let x = batch(2, 1, 8, 8, 0);
-    let e = msg(RandomCrop::new(20, 20).padding(2).apply(&x, 0).unwrap_err());
+    let e = msg(RandomCrop::new(20, 20).padding(2).build().unwrap().apply(&x, 0).unwrap_err());
     assert!(e.contains("20×20") && e.contains("8×8"), "{e}");
-    let e = msg(GaussianNoise::new(0.1).apply(&Tensor::zeros([8, 8], (Kind::Float, Device::Cpu)), 0).unwrap_err());
+    let e = msg(GaussianNoise::new(0.1).build().unwrap().apply(&Tensor::zeros([8, 8], (Kind::Float, Device::Cpu)), 0).unwrap_err());
     assert!(e.contains("[8, 8]"), "{e}");
-    let e = msg(ColorJitter::new().brightness(0.2).apply(&batch(2, 4, 8, 8, 0), 0).unwrap_err());
+    let e = msg(ColorJitter::new().brightness(0.2).build().unwrap().apply(&batch(2, 4, 8, 8, 0), 0).unwrap_err());
     assert!(e.contains("channels") && e.contains('4'), "{e}");
     assert!(msg(RandomRotation::new(10.0, -10.0).build().unwrap_err()).contains("(10, -10)"));
+    // the same check through ParamGuard, without consuming the parameters
+    use smalldata::params::ParamGuard;
+    let bad = RandomErasing::new(2.0);
+    assert!(msg(bad.check_ref().unwrap_err()).contains('2'));
+    assert!(bad.check().is_err() && RandomErasing::new(0.5).check().is_ok());
 }
 
 #[test]
 fn preview_shows_originals_then_copies() {
     let x = batch(3, 1, 10, 10, 2);
-    let g = preview(&RandomRotation::new(-20.0, 20.0), &x, 4, 0).unwrap();
+    let g = preview(&RandomRotation::new(-20.0, 20.0).build().unwrap(), &x, 4, 0).unwrap();
     // 5 columns of 10·2 px + gutters, 3 rows
     assert_eq!((g.width, g.height), (5 * 22 + 2, 3 * 22 + 2));
 }

@@ -8,6 +8,7 @@
 
 use super::warp_cpu::warp_cpu;
 use super::{check_batch, check_range, new_host_tensor, on_device, read_host_values, select_samples, AugRng, Augment};
+use crate::params::ParamGuard;
 use crate::{Error, Result};
 use tch::Tensor;
 
@@ -84,19 +85,49 @@ pub(crate) fn cos_sin(deg: f64) -> (f64, f64) {
     (snap(r.cos()), snap(r.sin()))
 }
 
-/// Random crop of a fixed size after optional padding (DeVries & Taylor-style
-/// translation augmentation; the standard CIFAR recipe pads 4 and crops 32).
+/// The unchecked parameters of [`RandomCrop`]: set them with the builder methods, then
+/// [`RandomCropParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomCrop {
+pub struct RandomCropParams {
     pub size: (i64, i64),
     pub padding: i64,
     pub fill: Fill,
 }
 
+/// Random crop of a fixed size after optional padding (DeVries & Taylor-style
+/// translation augmentation; the standard CIFAR recipe pads 4 and crops 32).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomCrop(RandomCropParams);
+
+impl std::ops::Deref for RandomCrop {
+    type Target = RandomCropParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &RandomCropParams {
+        &self.0
+    }
+}
+
 impl RandomCrop {
+    /// [`RandomCropParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(height: i64, width: i64) -> RandomCropParams {
+        RandomCropParams::new(height, width)
+    }
+}
+
+impl ParamGuard for RandomCropParams {
+    type Checked = RandomCrop;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<RandomCrop> {
+        self.build()
+    }
+}
+
+impl RandomCropParams {
     /// A crop of `height × width`, no padding, constant 0 fill.
     pub fn new(height: i64, width: i64) -> Self {
-        RandomCrop { size: (height, width), padding: 0, fill: Fill::Constant(0.0) }
+        RandomCropParams { size: (height, width), padding: 0, fill: Fill::Constant(0.0) }
     }
     /// Pixels added on every side before cropping.
     pub fn padding(mut self, p: i64) -> Self {
@@ -109,7 +140,7 @@ impl RandomCrop {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<RandomCrop> {
         if self.size.0 < 1 || self.size.1 < 1 {
             return Err(Error::invalid("crop size", format!("{:?}", self.size), "must be positive"));
         }
@@ -117,7 +148,7 @@ impl RandomCrop {
             return Err(Error::invalid("padding", self.padding, "must be ≥ 0"));
         }
         check_fill(self.fill)?;
-        Ok(self)
+        Ok(RandomCrop(self))
     }
 }
 
@@ -127,10 +158,9 @@ impl Augment for RandomCrop {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomCrop", x, true)?;
-        let (ch, cw) = me.size;
-        let p = me.padding;
+        let (ch, cw) = self.size;
+        let p = self.padding;
         if ch > h + 2 * p || cw > w + 2 * p {
             return Err(Error::invalid(
                 "crop size",
@@ -138,15 +168,15 @@ impl Augment for RandomCrop {
                 format!("larger than the {h}×{w} image plus padding {p} on each side"),
             ));
         }
-        if me.fill == Fill::Reflect && (p >= h || p >= w) {
+        if self.fill == Fill::Reflect && (p >= h || p >= w) {
             return Err(Error::invalid("padding", p, format!("reflect padding must be smaller than the image ({h}×{w})")));
         }
         let oy: Vec<i64> = rng.below(n as usize, (h + 2 * p - ch + 1) as usize).into_iter().map(|v| v as i64).collect();
         let ox: Vec<i64> = rng.below(n as usize, (w + 2 * p - cw + 1) as usize).into_iter().map(|v| v as i64).collect();
         if x.device() == tch::Device::Cpu && !x.requires_grad() {
-            return crop_cpu(x, &oy, &ox, p, (ch, cw), me.fill);
+            return crop_cpu(x, &oy, &ox, p, (ch, cw), self.fill);
         }
-        let padded = match me.fill {
+        let padded = match self.fill {
             _ if p == 0 => x.shallow_clone(),
             Fill::Constant(v) if v == 0.0 => x.f_constant_pad_nd([p, p, p, p])?,
             Fill::Constant(v) => x.f_constant_pad_nd([p, p, p, p])? + pad_fill(x, p, v)?,
@@ -226,20 +256,50 @@ fn crop_at(x: &Tensor, oy: &[i64], ox: &[i64], (h, w): (i64, i64)) -> Result<Ten
     Ok(Tensor::f_stack(&views, 0)?)
 }
 
-/// Crop a random box of random area (`scale` × image area) and aspect `ratio`, and
-/// resize it to `size` (Szegedy et al. 2015, "Inception" crops; torchvision's
-/// sampling: 10 tries, then a central crop). Bilinear, without antialiasing.
+/// The unchecked parameters of [`RandomResizedCrop`]: set them with the builder methods, then
+/// [`RandomResizedCropParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomResizedCrop {
+pub struct RandomResizedCropParams {
     pub size: (i64, i64),
     pub scale: (f64, f64),
     pub ratio: (f64, f64),
 }
 
+/// Crop a random box of random area (`scale` × image area) and aspect `ratio`, and
+/// resize it to `size` (Szegedy et al. 2015, "Inception" crops; torchvision's
+/// sampling: 10 tries, then a central crop). Bilinear, without antialiasing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomResizedCrop(RandomResizedCropParams);
+
+impl std::ops::Deref for RandomResizedCrop {
+    type Target = RandomResizedCropParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &RandomResizedCropParams {
+        &self.0
+    }
+}
+
 impl RandomResizedCrop {
+    /// [`RandomResizedCropParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(height: i64, width: i64) -> RandomResizedCropParams {
+        RandomResizedCropParams::new(height, width)
+    }
+}
+
+impl ParamGuard for RandomResizedCropParams {
+    type Checked = RandomResizedCrop;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<RandomResizedCrop> {
+        self.build()
+    }
+}
+
+impl RandomResizedCropParams {
     /// Output `height × width`, scale (0.08, 1), ratio (3/4, 4/3).
     pub fn new(height: i64, width: i64) -> Self {
-        RandomResizedCrop { size: (height, width), scale: (0.08, 1.0), ratio: (3.0 / 4.0, 4.0 / 3.0) }
+        RandomResizedCropParams { size: (height, width), scale: (0.08, 1.0), ratio: (3.0 / 4.0, 4.0 / 3.0) }
     }
     /// Range of the box area as a fraction of the image.
     pub fn scale(mut self, lo: f64, hi: f64) -> Self {
@@ -252,7 +312,7 @@ impl RandomResizedCrop {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<RandomResizedCrop> {
         check_range("scale", self.scale.0, self.scale.1)?;
         check_range("ratio", self.ratio.0, self.ratio.1)?;
         if self.scale.0 <= 0.0 || self.scale.1 > 1.0 {
@@ -264,7 +324,7 @@ impl RandomResizedCrop {
         if self.size.0 < 1 || self.size.1 < 1 {
             return Err(Error::invalid("size", format!("{:?}", self.size), "must be positive"));
         }
-        Ok(self)
+        Ok(RandomResizedCrop(self))
     }
 }
 
@@ -274,15 +334,14 @@ impl Augment for RandomResizedCrop {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomResizedCrop", x, true)?;
         let (hf, wf) = (h as f64, w as f64);
         let mut theta = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let mut bx = None;
             for _ in 0..10 {
-                let area = hf * wf * rng.uniform(1, me.scale.0, me.scale.1)[0];
-                let log_r = rng.uniform(1, me.ratio.0.ln(), me.ratio.1.ln())[0];
+                let area = hf * wf * rng.uniform(1, self.scale.0, self.scale.1)[0];
+                let log_r = rng.uniform(1, self.ratio.0.ln(), self.ratio.1.ln())[0];
                 let r = log_r.exp();
                 let (bw, bh) = ((area * r).sqrt().round(), (area / r).sqrt().round());
                 if bw >= 1.0 && bh >= 1.0 && bw <= wf && bh <= hf {
@@ -293,30 +352,60 @@ impl Augment for RandomResizedCrop {
                 }
             }
             let (x0, y0, bw, bh) = bx.unwrap_or_else(|| {
-                let (bw, bh) = (wf.min(hf * me.ratio.1), hf.min(wf / me.ratio.0));
+                let (bw, bh) = (wf.min(hf * self.ratio.1), hf.min(wf / self.ratio.0));
                 ((wf - bw) / 2.0, (hf - bh) / 2.0, bw, bh)
             });
             // output pixel u (centred coords, in output pixels) → input centre + u · (box/out)
-            let (sx, sy) = (bw / me.size.1 as f64, bh / me.size.0 as f64);
+            let (sx, sy) = (bw / self.size.1 as f64, bh / self.size.0 as f64);
             let (cx, cy) = (x0 + bw / 2.0 - wf / 2.0, y0 + bh / 2.0 - hf / 2.0);
-            theta.push(to_normalised([sx, 0.0, 0.0, sy], [cx, cy], (h, w), me.size));
+            theta.push(to_normalised([sx, 0.0, 0.0, sy], [cx, cy], (h, w), self.size));
         }
-        warp(x, &theta, me.size, 0.0)
+        warp(x, &theta, self.size, 0.0)
     }
+}
+
+/// The unchecked parameters of [`RandomRotation`]: set them with the builder methods, then
+/// [`RandomRotationParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomRotationParams {
+    pub degrees: (f64, f64),
+    pub fill: f64,
 }
 
 /// Rotation by a random angle in `degrees` (counter-clockwise positive), about the
 /// centre, keeping the size; corners take the constant `fill`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomRotation {
-    pub degrees: (f64, f64),
-    pub fill: f64,
+pub struct RandomRotation(RandomRotationParams);
+
+impl std::ops::Deref for RandomRotation {
+    type Target = RandomRotationParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &RandomRotationParams {
+        &self.0
+    }
 }
 
 impl RandomRotation {
+    /// [`RandomRotationParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(lo: f64, hi: f64) -> RandomRotationParams {
+        RandomRotationParams::new(lo, hi)
+    }
+}
+
+impl ParamGuard for RandomRotationParams {
+    type Checked = RandomRotation;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<RandomRotation> {
+        self.build()
+    }
+}
+
+impl RandomRotationParams {
     /// Angles uniform in `[lo, hi]` degrees, fill 0.
     pub fn new(lo: f64, hi: f64) -> Self {
-        RandomRotation { degrees: (lo, hi), fill: 0.0 }
+        RandomRotationParams { degrees: (lo, hi), fill: 0.0 }
     }
     /// Value of the pixels rotated in from outside.
     pub fn fill(mut self, v: f64) -> Self {
@@ -324,10 +413,10 @@ impl RandomRotation {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<RandomRotation> {
         check_range("degrees", self.degrees.0, self.degrees.1)?;
         check_fill(Fill::Constant(self.fill))?;
-        Ok(self)
+        Ok(RandomRotation(self))
     }
 }
 
@@ -337,24 +426,23 @@ impl Augment for RandomRotation {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomRotation", x, true)?;
         let theta: Vec<[f64; 6]> = rng
-            .uniform(n as usize, me.degrees.0, me.degrees.1)
+            .uniform(n as usize, self.degrees.0, self.degrees.1)
             .into_iter()
             .map(|d| {
                 let (c, s) = cos_sin(d);
                 to_normalised([c, -s, s, c], [0.0, 0.0], (h, w), (h, w))
             })
             .collect();
-        warp(x, &theta, (h, w), me.fill)
+        warp(x, &theta, (h, w), self.fill)
     }
 }
 
-/// Random affine map: rotation, translation (fraction of the size), scale and shear
-/// (degrees, along x then y), composed about the centre; size kept; constant fill.
+/// The unchecked parameters of [`RandomAffine`]: set them with the builder methods, then
+/// [`RandomAffineParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomAffine {
+pub struct RandomAffineParams {
     pub degrees: (f64, f64),
     pub translate: (f64, f64),
     pub scale: (f64, f64),
@@ -363,13 +451,43 @@ pub struct RandomAffine {
     pub fill: f64,
 }
 
-impl Default for RandomAffine {
-    fn default() -> Self {
-        RandomAffine { degrees: (0.0, 0.0), translate: (0.0, 0.0), scale: (1.0, 1.0), shear_x: (0.0, 0.0), shear_y: (0.0, 0.0), fill: 0.0 }
+/// Random affine map: rotation, translation (fraction of the size), scale and shear
+/// (degrees, along x then y), composed about the centre; size kept; constant fill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomAffine(RandomAffineParams);
+
+impl std::ops::Deref for RandomAffine {
+    type Target = RandomAffineParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &RandomAffineParams {
+        &self.0
     }
 }
 
 impl RandomAffine {
+    /// [`RandomAffineParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new() -> RandomAffineParams {
+        RandomAffineParams::new()
+    }
+}
+
+impl ParamGuard for RandomAffineParams {
+    type Checked = RandomAffine;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<RandomAffine> {
+        self.build()
+    }
+}
+
+impl Default for RandomAffineParams {
+    fn default() -> Self {
+        RandomAffineParams { degrees: (0.0, 0.0), translate: (0.0, 0.0), scale: (1.0, 1.0), shear_x: (0.0, 0.0), shear_y: (0.0, 0.0), fill: 0.0 }
+    }
+}
+
+impl RandomAffineParams {
     /// The identity map; set the parts you want.
     pub fn new() -> Self {
         Self::default()
@@ -405,7 +523,7 @@ impl RandomAffine {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<RandomAffine> {
         check_range("degrees", self.degrees.0, self.degrees.1)?;
         check_range("scale", self.scale.0, self.scale.1)?;
         check_range("shear_x", self.shear_x.0, self.shear_x.1)?;
@@ -424,7 +542,7 @@ impl RandomAffine {
             }
         }
         check_fill(Fill::Constant(self.fill))?;
-        Ok(self)
+        Ok(RandomAffine(self))
     }
 }
 
@@ -434,16 +552,15 @@ impl Augment for RandomAffine {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomAffine", x, true)?;
         let mut theta = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let a = rng.uniform(1, me.degrees.0, me.degrees.1)[0];
-            let s = rng.uniform(1, me.scale.0, me.scale.1)[0];
-            let shx = rng.uniform(1, me.shear_x.0, me.shear_x.1)[0].to_radians().tan();
-            let shy = rng.uniform(1, me.shear_y.0, me.shear_y.1)[0].to_radians().tan();
-            let tx = rng.uniform(1, -me.translate.0, me.translate.0)[0] * w as f64;
-            let ty = rng.uniform(1, -me.translate.1, me.translate.1)[0] * h as f64;
+            let a = rng.uniform(1, self.degrees.0, self.degrees.1)[0];
+            let s = rng.uniform(1, self.scale.0, self.scale.1)[0];
+            let shx = rng.uniform(1, self.shear_x.0, self.shear_x.1)[0].to_radians().tan();
+            let shy = rng.uniform(1, self.shear_y.0, self.shear_y.1)[0].to_radians().tan();
+            let tx = rng.uniform(1, -self.translate.0, self.translate.0)[0] * w as f64;
+            let ty = rng.uniform(1, -self.translate.1, self.translate.1)[0] * h as f64;
             // forward (input → output): translate ∘ rotate(−a, as displayed ccw) ∘ shear ∘ scale
             let (c, sn) = cos_sin(a);
             let rot = [c, sn, -sn, c];
@@ -455,7 +572,7 @@ impl Augment for RandomAffine {
             let t = [-(inv[0] * tx + inv[1] * ty), -(inv[2] * tx + inv[3] * ty)];
             theta.push(to_normalised(inv, t, (h, w), (h, w)));
         }
-        warp(x, &theta, (h, w), me.fill)
+        warp(x, &theta, (h, w), self.fill)
     }
 }
 
@@ -463,27 +580,61 @@ fn mul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]]
 }
 
-/// Mirror each sample left–right and/or top–bottom with probability `p`.
+/// The unchecked parameters of [`Flip`]: set them with the builder methods, then
+/// [`FlipParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Flip {
+pub struct FlipParams {
     pub horizontal: bool,
     pub vertical: bool,
     pub p: f64,
 }
 
+/// Mirror each sample left–right and/or top–bottom with probability `p`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flip(FlipParams);
+
+impl std::ops::Deref for Flip {
+    type Target = FlipParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &FlipParams {
+        &self.0
+    }
+}
+
 impl Flip {
+    /// [`FlipParams::horizontal`]: set the rest with its builder methods, then `build()`.
+    pub fn horizontal(p: f64) -> FlipParams {
+        FlipParams::horizontal(p)
+    }
+    /// [`FlipParams::vertical`]: set the rest with its builder methods, then `build()`.
+    pub fn vertical(p: f64) -> FlipParams {
+        FlipParams::vertical(p)
+    }
+}
+
+impl ParamGuard for FlipParams {
+    type Checked = Flip;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<Flip> {
+        self.build()
+    }
+}
+
+impl FlipParams {
     /// Left–right mirror with probability `p`.
     pub fn horizontal(p: f64) -> Self {
-        Flip { horizontal: true, vertical: false, p }
+        FlipParams { horizontal: true, vertical: false, p }
     }
     /// Top–bottom mirror with probability `p`.
     pub fn vertical(p: f64) -> Self {
-        Flip { horizontal: false, vertical: true, p }
+        FlipParams { horizontal: false, vertical: true, p }
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<Flip> {
         super::check_probability("flip p", self.p)?;
-        Ok(self)
+        Ok(Flip(self))
     }
 }
 
@@ -497,43 +648,72 @@ impl Augment for Flip {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, ..) = check_batch("Flip", x, true)?;
         let mut dims = Vec::new();
-        if me.vertical {
+        if self.vertical {
             dims.push(2);
         }
-        if me.horizontal {
+        if self.horizontal {
             dims.push(3);
         }
         let flipped = x.f_flip(dims)?;
-        Ok(select_samples(&rng.bernoulli(n as usize, me.p), &flipped, x))
+        Ok(select_samples(&rng.bernoulli(n as usize, self.p), &flipped, x))
     }
+}
+
+/// The unchecked parameters of [`ElasticTransform`]: set them with the builder methods, then
+/// [`ElasticTransformParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElasticTransformParams {
+    pub alpha: f64,
+    pub sigma: f64,
 }
 
 /// Elastic deformation (Simard et al. 2003): a random displacement field, smoothed
 /// by a Gaussian of width `sigma` pixels and scaled to `alpha` pixels, moves each
 /// pixel; bilinear, constant 0 outside.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ElasticTransform {
-    pub alpha: f64,
-    pub sigma: f64,
+pub struct ElasticTransform(ElasticTransformParams);
+
+impl std::ops::Deref for ElasticTransform {
+    type Target = ElasticTransformParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &ElasticTransformParams {
+        &self.0
+    }
 }
 
 impl ElasticTransform {
+    /// [`ElasticTransformParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(alpha: f64, sigma: f64) -> ElasticTransformParams {
+        ElasticTransformParams::new(alpha, sigma)
+    }
+}
+
+impl ParamGuard for ElasticTransformParams {
+    type Checked = ElasticTransform;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<ElasticTransform> {
+        self.build()
+    }
+}
+
+impl ElasticTransformParams {
     /// Displacement strength `alpha` (pixels) and smoothness `sigma` (pixels).
     pub fn new(alpha: f64, sigma: f64) -> Self {
-        ElasticTransform { alpha, sigma }
+        ElasticTransformParams { alpha, sigma }
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<ElasticTransform> {
         if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
             return Err(Error::invalid("alpha", self.alpha, "must be ≥ 0"));
         }
         if !(self.sigma > 0.0 && self.sigma.is_finite()) {
             return Err(Error::invalid("sigma", self.sigma, "must be > 0"));
         }
-        Ok(self)
+        Ok(ElasticTransform(self))
     }
 }
 
@@ -543,13 +723,12 @@ impl Augment for ElasticTransform {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("ElasticTransform", x, true)?;
         let noise = rng.uniform_tensor(&[n, 2, h, w], x.device()) * 2.0 - 1.0;
-        let smooth = super::photometric::blur_fixed(&noise, me.sigma)?; // [n, 2, h, w]
+        let smooth = super::photometric::blur_fixed(&noise, self.sigma)?; // [n, 2, h, w]
         // displacement in pixels → normalised units
         let scale = Tensor::from_slice(&[2.0 / w as f32, 2.0 / h as f32]).to_device(x.device()).view([1, 2, 1, 1]);
-        let disp = (smooth * me.alpha * scale).permute([0, 2, 3, 1]); // [n, h, w, 2]
+        let disp = (smooth * self.alpha * scale).permute([0, 2, 3, 1]); // [n, h, w, 2]
         let identity = on_device(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], x).view([1, 2, 3]);
         let grid = affine_grid(&identity, h, w) + disp;
         Ok(x.f_grid_sampler(&grid, 0, 0, false)?)

@@ -18,6 +18,12 @@
 //! host from generators seeded by it, never from libtorch's process-global
 //! generator, so a GPU batch gets the same noise as a CPU one.
 //!
+//! An operation cannot hold invalid parameters: `RandomCrop::new(28, 28)` returns
+//! unchecked [`RandomCropParams`], whose builder methods set the rest, and `build()`
+//! (or [`crate::params::ParamGuard::check`]) checks them once, with an error naming
+//! the bad value, and returns the [`RandomCrop`] that can be applied. The checked
+//! operation reads its parameters through `Deref` and cannot be changed.
+//!
 //! ```no_run
 //! use smalldata::augment::{Augment, Compose, GaussianNoise, RandomCrop, RandomRotation};
 //! # fn main() -> smalldata::Result<()> {
@@ -52,9 +58,12 @@ mod warp_cpu;
 pub mod tabular;
 
 pub use compose::{Compose, Identity, OneOf, RandomApply};
-pub use geometric::{ElasticTransform, Fill, Flip, RandomAffine, RandomCrop, RandomResizedCrop, RandomRotation};
+pub use geometric::{
+    ElasticTransform, ElasticTransformParams, Fill, Flip, FlipParams, RandomAffine, RandomAffineParams, RandomCrop, RandomCropParams, RandomResizedCrop,
+    RandomResizedCropParams, RandomRotation, RandomRotationParams,
+};
 pub use mix::{CutMix, MixUp};
-pub use photometric::{ColorJitter, GaussianBlur, GaussianNoise, RandomErasing};
+pub use photometric::{ColorJitter, ColorJitterParams, GaussianBlur, GaussianBlurParams, GaussianNoise, GaussianNoiseParams, RandomErasing, RandomErasingParams};
 pub use policy::{PolicyOp, RandAugment, TrivialAugmentWide};
 pub use preview::preview;
 

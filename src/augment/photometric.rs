@@ -2,21 +2,52 @@
 
 use super::normal_cpu::{add_noise, NormalStream};
 use super::{check_batch, check_probability, check_range, new_host_tensor, on_device, read_host_values, select_samples, AugRng, Augment};
+use crate::params::ParamGuard;
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
 
-/// Additive Gaussian noise with a standard deviation drawn per sample from `sigma`,
-/// then clipped to `[0, 1]` (clipping lowers the measured deviation near 0 and 1).
+/// The unchecked parameters of [`GaussianNoise`]: set them with the builder methods, then
+/// [`GaussianNoiseParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GaussianNoise {
+pub struct GaussianNoiseParams {
     pub sigma: (f64, f64),
     pub clip: bool,
 }
 
+/// Additive Gaussian noise with a standard deviation drawn per sample from `sigma`,
+/// then clipped to `[0, 1]` (clipping lowers the measured deviation near 0 and 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianNoise(GaussianNoiseParams);
+
+impl std::ops::Deref for GaussianNoise {
+    type Target = GaussianNoiseParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &GaussianNoiseParams {
+        &self.0
+    }
+}
+
 impl GaussianNoise {
+    /// [`GaussianNoiseParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(sigma: f64) -> GaussianNoiseParams {
+        GaussianNoiseParams::new(sigma)
+    }
+}
+
+impl ParamGuard for GaussianNoiseParams {
+    type Checked = GaussianNoise;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<GaussianNoise> {
+        self.build()
+    }
+}
+
+impl GaussianNoiseParams {
     /// Noise of standard deviation `sigma`, clipped.
     pub fn new(sigma: f64) -> Self {
-        GaussianNoise { sigma: (sigma, sigma), clip: true }
+        GaussianNoiseParams { sigma: (sigma, sigma), clip: true }
     }
     /// A standard deviation drawn per sample from `[lo, hi]`.
     pub fn sigma_range(mut self, lo: f64, hi: f64) -> Self {
@@ -29,12 +60,12 @@ impl GaussianNoise {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<GaussianNoise> {
         check_range("sigma", self.sigma.0, self.sigma.1)?;
         if self.sigma.0 < 0.0 {
             return Err(Error::invalid("sigma", self.sigma.0, "must be ≥ 0"));
         }
-        Ok(self)
+        Ok(GaussianNoise(self))
     }
 }
 
@@ -44,20 +75,19 @@ impl Augment for GaussianNoise {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, ..) = check_batch("GaussianNoise", x, true)?;
-        let sigma = rng.uniform(n as usize, me.sigma.0, me.sigma.1);
+        let sigma = rng.uniform(n as usize, self.sigma.0, self.sigma.1);
         let mut stream = NormalStream::new(rng);
         if x.device() == Device::Cpu && !x.requires_grad() {
             // one fused pass per sample: draws, scale, add, clip
             let sigma: Vec<f32> = sigma.iter().map(|&s| s as f32).collect();
-            return read_host_values(x, |input| new_host_tensor(&x.size(), |out| add_noise(input, out, &sigma, me.clip, &mut stream)));
+            return read_host_values(x, |input| new_host_tensor(&x.size(), |out| add_noise(input, out, &sigma, self.clip, &mut stream)));
         }
         // elsewhere the same draws (made on the host in the same order), then the same
         // arithmetic on the device
         let mut out = new_host_tensor(&x.size(), |z| stream.fill_samples(z, n as usize, |_, _, _| {})).to_device(x.device());
         let _ = out.f_mul_(&on_device(&sigma, x).view([n, 1, 1, 1]))?.f_add_(x)?;
-        if me.clip {
+        if self.clip {
             let _ = out.f_clamp_(0.0, 1.0)?;
         }
         Ok(out)
@@ -102,24 +132,54 @@ pub(crate) fn blur_fixed(x: &Tensor, sigma: f64) -> Result<Tensor> {
     blur_per_sample(x, &vec![kernel(sigma); n])
 }
 
-/// Gaussian blur with a width drawn per sample from `sigma` (pixels).
+/// The unchecked parameters of [`GaussianBlur`]: set them with the builder methods, then
+/// [`GaussianBlurParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GaussianBlur {
+pub struct GaussianBlurParams {
     pub sigma: (f64, f64),
 }
 
+/// Gaussian blur with a width drawn per sample from `sigma` (pixels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianBlur(GaussianBlurParams);
+
+impl std::ops::Deref for GaussianBlur {
+    type Target = GaussianBlurParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &GaussianBlurParams {
+        &self.0
+    }
+}
+
 impl GaussianBlur {
+    /// [`GaussianBlurParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(lo: f64, hi: f64) -> GaussianBlurParams {
+        GaussianBlurParams::new(lo, hi)
+    }
+}
+
+impl ParamGuard for GaussianBlurParams {
+    type Checked = GaussianBlur;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<GaussianBlur> {
+        self.build()
+    }
+}
+
+impl GaussianBlurParams {
     /// Blur widths uniform in `[lo, hi]` pixels.
     pub fn new(lo: f64, hi: f64) -> Self {
-        GaussianBlur { sigma: (lo, hi) }
+        GaussianBlurParams { sigma: (lo, hi) }
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<GaussianBlur> {
         check_range("blur sigma", self.sigma.0, self.sigma.1)?;
         if self.sigma.0 <= 0.0 {
             return Err(Error::invalid("blur sigma", self.sigma.0, "must be > 0"));
         }
-        Ok(self)
+        Ok(GaussianBlur(self))
     }
 }
 
@@ -129,25 +189,54 @@ impl Augment for GaussianBlur {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, ..) = check_batch("GaussianBlur", x, true)?;
-        let kernels: Vec<Vec<f64>> = rng.uniform(n as usize, me.sigma.0, me.sigma.1).into_iter().map(kernel).collect();
+        let kernels: Vec<Vec<f64>> = rng.uniform(n as usize, self.sigma.0, self.sigma.1).into_iter().map(kernel).collect();
         blur_per_sample(x, &kernels)
     }
 }
 
-/// Random brightness, contrast and (RGB only) saturation and hue, each factor drawn
-/// per sample: brightness and contrast in `[1 − b, 1 + b]`, hue as a rotation of the
-/// chroma plane (YIQ) by up to `hue` × 360°. Applied in that order; clipped.
+/// The unchecked parameters of [`ColorJitter`]: set them with the builder methods, then
+/// [`ColorJitterParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ColorJitter {
+pub struct ColorJitterParams {
     pub brightness: f64,
     pub contrast: f64,
     pub saturation: f64,
     pub hue: f64,
 }
 
+/// Random brightness, contrast and (RGB only) saturation and hue, each factor drawn
+/// per sample: brightness and contrast in `[1 − b, 1 + b]`, hue as a rotation of the
+/// chroma plane (YIQ) by up to `hue` × 360°. Applied in that order; clipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColorJitter(ColorJitterParams);
+
+impl std::ops::Deref for ColorJitter {
+    type Target = ColorJitterParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &ColorJitterParams {
+        &self.0
+    }
+}
+
 impl ColorJitter {
+    /// [`ColorJitterParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new() -> ColorJitterParams {
+        ColorJitterParams::new()
+    }
+}
+
+impl ParamGuard for ColorJitterParams {
+    type Checked = ColorJitter;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<ColorJitter> {
+        self.build()
+    }
+}
+
+impl ColorJitterParams {
     /// No change; set the amounts you want.
     pub fn new() -> Self {
         Self::default()
@@ -173,7 +262,7 @@ impl ColorJitter {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<ColorJitter> {
         for (name, v) in [("brightness", self.brightness), ("contrast", self.contrast), ("saturation", self.saturation)] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(Error::invalid(name, v, "must lie in [0, 1] (factors 1 ± value)"));
@@ -182,7 +271,7 @@ impl ColorJitter {
         if !(0.0..=0.5).contains(&self.hue) {
             return Err(Error::invalid("hue", self.hue, "must lie in [0, 0.5]"));
         }
-        Ok(self)
+        Ok(ColorJitter(self))
     }
 }
 
@@ -200,17 +289,16 @@ impl Augment for ColorJitter {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, c, ..) = check_batch("ColorJitter", x, false)?;
         let factor = |rng: &mut AugRng, a: f64| on_device(&rng.uniform(n as usize, 1.0 - a, 1.0 + a), x).view([n, 1, 1, 1]);
-        let mut y = (x * factor(rng, me.brightness)).clamp(0.0, 1.0);
+        let mut y = (x * factor(rng, self.brightness)).clamp(0.0, 1.0);
         let mean = gray(&y).mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
-        y = ((&y - &mean) * factor(rng, me.contrast) + &mean).clamp(0.0, 1.0);
+        y = ((&y - &mean) * factor(rng, self.contrast) + &mean).clamp(0.0, 1.0);
         if c == 3 {
             let g = gray(&y);
-            y = ((&y - &g) * factor(rng, me.saturation) + &g).clamp(0.0, 1.0);
-            if me.hue > 0.0 {
-                let angles = rng.uniform(n as usize, -me.hue, me.hue);
+            y = ((&y - &g) * factor(rng, self.saturation) + &g).clamp(0.0, 1.0);
+            if self.hue > 0.0 {
+                let angles = rng.uniform(n as usize, -self.hue, self.hue);
                 y = rotate_hue(&y, &angles)?.clamp(0.0, 1.0);
             }
         }
@@ -235,21 +323,51 @@ fn rotate_hue(x: &Tensor, turns: &[f64]) -> Result<Tensor> {
     Ok(Tensor::einsum("nij,njhw->nihw", &[m, x.shallow_clone()], None::<i64>))
 }
 
-/// Random erasing / cutout (Zhong et al. 2020; DeVries & Taylor 2017): with
-/// probability `p` a rectangle of random area (`scale` × image) and aspect `ratio` is
-/// set to `value`.
+/// The unchecked parameters of [`RandomErasing`]: set them with the builder methods, then
+/// [`RandomErasingParams::build`] (or [`ParamGuard::check`]) returns the checked operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RandomErasing {
+pub struct RandomErasingParams {
     pub p: f64,
     pub scale: (f64, f64),
     pub ratio: (f64, f64),
     pub value: f64,
 }
 
+/// Random erasing / cutout (Zhong et al. 2020; DeVries & Taylor 2017): with
+/// probability `p` a rectangle of random area (`scale` × image) and aspect `ratio` is
+/// set to `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomErasing(RandomErasingParams);
+
+impl std::ops::Deref for RandomErasing {
+    type Target = RandomErasingParams;
+    /// The parameters, checked; read-only.
+    fn deref(&self) -> &RandomErasingParams {
+        &self.0
+    }
+}
+
 impl RandomErasing {
+    /// [`RandomErasingParams::new`]: set the rest with its builder methods, then `build()`.
+    pub fn new(p: f64) -> RandomErasingParams {
+        RandomErasingParams::new(p)
+    }
+}
+
+impl ParamGuard for RandomErasingParams {
+    type Checked = RandomErasing;
+    fn check_ref(&self) -> Result<()> {
+        self.clone().build().map(|_| ())
+    }
+    fn check(self) -> Result<RandomErasing> {
+        self.build()
+    }
+}
+
+impl RandomErasingParams {
     /// torchvision's defaults: scale (0.02, 0.33), ratio (0.3, 3.3), value 0.
     pub fn new(p: f64) -> Self {
-        RandomErasing { p, scale: (0.02, 0.33), ratio: (0.3, 3.3), value: 0.0 }
+        RandomErasingParams { p, scale: (0.02, 0.33), ratio: (0.3, 3.3), value: 0.0 }
     }
     /// Range of the erased area as a fraction of the image.
     pub fn scale(mut self, lo: f64, hi: f64) -> Self {
@@ -262,7 +380,7 @@ impl RandomErasing {
         self
     }
     /// Check the parameters.
-    pub fn build(self) -> Result<Self> {
+    pub fn build(self) -> Result<RandomErasing> {
         check_probability("erasing p", self.p)?;
         check_range("erasing scale", self.scale.0, self.scale.1)?;
         check_range("erasing ratio", self.ratio.0, self.ratio.1)?;
@@ -272,7 +390,7 @@ impl RandomErasing {
         if !(0.0..=1.0).contains(&self.value) {
             return Err(Error::invalid("erasing value", self.value, "must lie in [0, 1]"));
         }
-        Ok(self)
+        Ok(RandomErasing(self))
     }
 }
 
@@ -282,20 +400,19 @@ impl Augment for RandomErasing {
     }
 
     fn apply_rng(&self, x: &Tensor, rng: &mut AugRng) -> Result<Tensor> {
-        let me = self.clone().build()?;
         let (n, _, h, w) = check_batch("RandomErasing", x, true)?;
         let (hf, wf) = (h as f64, w as f64);
         let mut boxes = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let area = hf * wf * rng.uniform(1, me.scale.0, me.scale.1)[0];
-            let r = rng.uniform(1, me.ratio.0.ln(), me.ratio.1.ln())[0].exp();
+            let area = hf * wf * rng.uniform(1, self.scale.0, self.scale.1)[0];
+            let r = rng.uniform(1, self.ratio.0.ln(), self.ratio.1.ln())[0].exp();
             let eh = (area / r).sqrt().round().clamp(1.0, hf);
             let ew = (area * r).sqrt().round().clamp(1.0, wf);
             let top = rng.below(1, (hf - eh) as usize + 1)[0] as f64;
             let left = rng.below(1, (wf - ew) as usize + 1)[0] as f64;
             boxes.push([top, top + eh, left, left + ew]);
         }
-        let erased = x.masked_fill(&super::box_mask(x, &boxes), me.value);
-        Ok(select_samples(&rng.bernoulli(n as usize, me.p), &erased, x))
+        let erased = x.masked_fill(&super::box_mask(x, &boxes), self.value);
+        Ok(select_samples(&rng.bernoulli(n as usize, self.p), &erased, x))
     }
 }
