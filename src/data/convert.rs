@@ -40,6 +40,11 @@ pub fn array_to_tensor<S: ndarray::Data<Elem = f64>, D: ndarray::Dimension>(a: &
     Tensor::from_slice(&values).view(shape.as_slice())
 }
 
+/// Images `[N, C, H, W]` as rows of pixels, `[N, C·H·W]` in f64.
+pub fn pixels(images: &Tensor) -> Result<Array2<f64>> {
+    tensor_to_array2(&images.reshape([images.size()[0], -1]))
+}
+
 /// Images flattened to `[N, C·H·W]` features with their class labels, as a linfa
 /// classification dataset (for k-means, k-NN and other classical baselines).
 pub fn images_to_linfa(ds: &ImageDataset) -> Result<Dataset<f64, usize, ndarray::Ix1>> {

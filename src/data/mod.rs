@@ -26,7 +26,7 @@ mod tabular;
 
 pub use batch::{batch_indices, Batches};
 pub use cifar::{cifar10, parse_cifar10, read_cifar10_batch, CIFAR10_CLASSES};
-pub use convert::{array_to_tensor, images_to_linfa, tensor_to_array1, tensor_to_array2, tensor_to_arrayd};
+pub use convert::{array_to_tensor, images_to_linfa, pixels, tensor_to_array1, tensor_to_array2, tensor_to_arrayd};
 pub use digits::{digits, parse_digits_csv};
 pub use folder::{image_folder, image_folder_train_test, read_image_folder, FolderConfig, FolderReport};
 pub use images::{classes_subset, to_u8_bytes, DatasetSummary, ImageDataset};

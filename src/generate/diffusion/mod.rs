@@ -522,7 +522,7 @@ pub fn assign_tokens(data: &ImageDataset, vocabulary: &Vocabulary, seed: u64) ->
             continue;
         }
         let sel = Tensor::from_slice(&members.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        let x = crate::generate::gan::pixels(&data.images.index_select(0, &sel))?;
+        let x = crate::data::pixels(&data.images.index_select(0, &sel))?;
         let model = linfa_clustering::KMeans::params_with_rng(toks.len(), crate::rng(crate::derive_seed(seed, name)))
             .n_runs(2)
             .max_n_iterations(50)

@@ -5,13 +5,12 @@
 //! (the same classifier trained on the `n` real images).
 
 use super::{Gan, GanConfig};
-use crate::data::{fashion_mnist, ImageDataset};
+use crate::data::{fashion_mnist, pixels, ImageDataset};
 use crate::error::IoContext;
 use crate::evaluate::{c2st_auc, fmi_cluster_agreement, prdc, ClusterAgreement, Prdc};
 use crate::generate::judge::{judge_samples, load_judge, SampleJudgement};
 use crate::train::{Classifier, ModelKind, ModelSpec, TrainConfig, Trainer};
 use crate::{Error, Result};
-use ndarray::Array2;
 use std::path::PathBuf;
 use std::time::Instant;
 use tch::Tensor;
@@ -70,11 +69,6 @@ pub struct GanExperimentReport {
     pub tstr_accuracy: f64,
     /// The same CNN trained on the `n` real images per class.
     pub trtr_accuracy: f64,
-}
-
-/// Images as rows of pixels, `[N, C·H·W]` in f64.
-pub fn pixels(images: &Tensor) -> Result<Array2<f64>> {
-    crate::data::tensor_to_array2(&images.reshape([images.size()[0], -1]))
 }
 
 /// A fresh small CNN trained as in the default study (400 steps of Adam, seeded) on

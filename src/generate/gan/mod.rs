@@ -24,7 +24,7 @@ mod experiment;
 mod nets;
 
 pub use diffaugment::diff_augment;
-pub use experiment::{pixels, run_gan_experiment, sort_by_label, GanExperimentConfig, GanExperimentReport};
+pub use experiment::{run_gan_experiment, sort_by_label, GanExperimentConfig, GanExperimentReport};
 pub use nets::{check_shape, Discriminator, Generator};
 
 use crate::train::checkpoint::{self, RunSettings};
