@@ -10,23 +10,73 @@ use crate::train::ResNetBackbone;
 use crate::{Error, Result};
 use tch::{nn, Tensor};
 
-/// Attach LoRA adapters to a network's layers by name, as peft's `target_modules`
-/// does: a layer is adapted when its dotted name contains one of `targets`
-/// (`["block"]`, `["block2", "block3"]`, `["conv1"]`).
+/// Which layers get adapters, chosen by name as peft's `target_modules` chooses them:
+/// a list of names, each matching a layer whose dotted name is that name or ends in
+/// `.name` (`["query", "value"]`, `["conv1"]`); or one regular expression that must
+/// match the whole name (`r"block\d\..*"`, `r".*\.(query|value)"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum LoraTargets {
+    Names(Vec<String>),
+    Pattern(String),
+}
+
+impl LoraTargets {
+    /// Targets by name.
+    pub fn names(names: &[&str]) -> Self {
+        LoraTargets::Names(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Targets by a regular expression over the whole name.
+    pub fn pattern(pattern: &str) -> Self {
+        LoraTargets::Pattern(pattern.to_string())
+    }
+
+    /// Whether a layer known by any of `names` is a target. A pattern that does not
+    /// compile is an error naming it.
+    pub fn matches(&self, names: &[String]) -> Result<bool> {
+        match self {
+            LoraTargets::Names(targets) => Ok(targets.iter().any(|t| {
+                let t = t.trim();
+                !t.is_empty() && names.iter().any(|n| n == t || n.ends_with(&format!(".{t}")))
+            })),
+            LoraTargets::Pattern(p) => {
+                let re = regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| Error::invalid("LoRA target pattern", p, e.to_string()))?;
+                Ok(names.iter().any(|n| re.is_match(n)))
+            }
+        }
+    }
+}
+
+impl From<&[&str]> for LoraTargets {
+    fn from(names: &[&str]) -> Self {
+        LoraTargets::names(names)
+    }
+}
+
+impl std::fmt::Display for LoraTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoraTargets::Names(n) => write!(f, "{n:?}"),
+            LoraTargets::Pattern(p) => write!(f, "pattern \"{p}\""),
+        }
+    }
+}
+
+/// Attach LoRA adapters to a network's layers chosen by [`LoraTargets`].
 pub trait AddLora {
     /// Register the adapters under `adapters` (initialised from `seed`; `B = 0`, so
     /// the network's output is unchanged) and return how many layers were adapted.
     /// No match is an error naming the targets and the layers there are.
-    fn add_lora(&mut self, targets: &[&str], adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<usize>;
+    fn add_lora(&mut self, targets: &LoraTargets, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<usize>;
 }
 
 impl AddLora for ResNetBackbone {
-    fn add_lora(&mut self, targets: &[&str], adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<usize> {
+    fn add_lora(&mut self, targets: &LoraTargets, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<usize> {
         let names = self.conv_names();
-        let targets: Vec<&str> = targets.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
         let mut added = 0;
         for (i, conv) in self.convs_mut().into_iter().enumerate() {
-            if targets.iter().any(|t| conv.name.contains(t)) {
+            if targets.matches(std::slice::from_ref(&conv.name))? {
                 let path = adapters / conv.name.replace('.', "_");
                 let adapter = ConvAdapter::new(&conv.base.ws, conv.cfg, &path, config, crate::derive_seed(seed, &format!("lora/{i}")))?;
                 conv.adapter = Some(Box::new(adapter));
@@ -34,7 +84,7 @@ impl AddLora for ResNetBackbone {
             }
         }
         if added == 0 {
-            return Err(Error::invalid("LoRA targets", format!("{targets:?}"), format!("match no convolution; names: {}", names.join(", "))));
+            return Err(Error::invalid("LoRA targets", targets.to_string(), format!("match no convolution; names: {}", names.join(", "))));
         }
         Ok(added)
     }

@@ -22,7 +22,7 @@
 //! Backbone batch norm uses its pretrained running statistics whenever the backbone
 //! is frozen (frozen, LoRA, the first phase of gradual).
 
-use super::backbone::{load_weights, AddLora};
+use super::backbone::{load_weights, AddLora, LoraTargets};
 use super::lora::{LoraConfig, ParameterCount};
 use crate::data::ImageDataset;
 use crate::train::init::{reset_parameters, reset_parameters_under, to_channels_last};
@@ -233,7 +233,7 @@ fn transfer_model(
         .map(|(_, v)| v)
         .collect();
     if let Some(config) = lora {
-        backbone.add_lora(&["block"], &(&root / "lora"), config, seed)?;
+        backbone.add_lora(&LoraTargets::pattern(r"block\d+\..*"), &(&root / "lora"), config, seed)?;
     }
     let trains = Arc::new(AtomicBool::new(true));
     let net = TransferNet { backbone, head, backbone_trains: trains.clone() };

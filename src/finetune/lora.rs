@@ -74,28 +74,26 @@ fn adapter_dropout(x: &Tensor, p: f64, rng: &Mutex<AugRng>, train: bool) -> Tens
     x * keep.to_kind(x.kind()) / (1.0 - p)
 }
 
-/// A frozen `nn::Linear` with a LoRA adapter.
+/// The trainable half of a LoRA linear layer: `A` (`[r, in]`) and `B` (`[out, r]`,
+/// zero at start). Its output, `(α / r) · B A x`, is added to the frozen layer's.
 #[derive(Debug)]
-pub struct LoraLinear {
-    pub base: nn::Linear,
+pub struct LinearAdapter {
     /// `[r, in]`, trainable.
     pub a: Tensor,
     /// `[out, r]`, trainable, zero at start.
     pub b: Tensor,
     pub config: LoraConfig,
-    merged: bool,
     rng: Mutex<AugRng>,
 }
 
-impl LoraLinear {
-    /// Wrap `base` (whose weights should live in a frozen store) with adapters
-    /// registered under `adapters`.
-    pub fn new(base: nn::Linear, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
+impl LinearAdapter {
+    /// An adapter for a weight of shape `[out, in]` on `device`, registered under
+    /// `adapters` as `lora_a` and `lora_b`.
+    pub fn new(out: i64, inp: i64, device: tch::Device, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
         config.check()?;
-        let (out, inp) = (base.ws.size()[0], base.ws.size()[1]);
-        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp], inp, derive_seed(seed, "lora_a"), base.ws.device()));
+        let a = adapters.var_copy("lora_a", &init_a(&[config.rank, inp], inp, derive_seed(seed, "lora_a"), device));
         let b = adapters.zeros("lora_b", &[out, config.rank]);
-        Ok(LoraLinear { base, a, b, config, merged: false, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
+        Ok(LinearAdapter { a, b, config, rng: Mutex::new(AugRng::new(derive_seed(seed, "lora_dropout"))) })
     }
 
     /// `(α / r) · B A`, the update to the base weight.
@@ -103,12 +101,40 @@ impl LoraLinear {
         self.b.matmul(&self.a) * self.config.scale()
     }
 
+    /// The adapter's contribution for input `x` (`[…, in]` → `[…, out]`), with the
+    /// adapter's dropout on `x` when training.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
+        h.matmul(&self.a.tr()).matmul(&self.b.tr()) * self.config.scale()
+    }
+}
+
+/// A frozen `nn::Linear` with a LoRA adapter.
+#[derive(Debug)]
+pub struct LoraLinear {
+    pub base: nn::Linear,
+    pub adapter: LinearAdapter,
+    merged: bool,
+}
+
+impl LoraLinear {
+    /// Wrap `base` (whose weights should live in a frozen store) with adapters
+    /// registered under `adapters`.
+    pub fn new(base: nn::Linear, adapters: &nn::Path, config: LoraConfig, seed: u64) -> Result<Self> {
+        let (out, inp) = (base.ws.size()[0], base.ws.size()[1]);
+        let adapter = LinearAdapter::new(out, inp, base.ws.device(), adapters, config, seed)?;
+        Ok(LoraLinear { base, adapter, merged: false })
+    }
+
+    /// `(α / r) · B A`, the update to the base weight.
+    pub fn delta(&self) -> Tensor {
+        self.adapter.delta()
+    }
+
     /// Fold the adapter into the base weight (forward then costs what the base costs).
     pub fn merge(&mut self) {
         if !self.merged {
-            tch::no_grad(|| {
-                let _ = self.base.ws.g_add_(&self.delta());
-            });
+            merge_into(&self.base.ws, &self.delta(), true);
             self.merged = true;
         }
     }
@@ -116,9 +142,7 @@ impl LoraLinear {
     /// Take a merged adapter back out of the base weight.
     pub fn unmerge(&mut self) {
         if self.merged {
-            tch::no_grad(|| {
-                let _ = self.base.ws.g_sub_(&self.delta());
-            });
+            merge_into(&self.base.ws, &self.delta(), false);
             self.merged = false;
         }
     }
@@ -128,14 +152,22 @@ impl LoraLinear {
     }
 }
 
+/// Add (`add`) or subtract an adapter's update to a frozen weight in place.
+pub(crate) fn merge_into(weight: &Tensor, delta: &Tensor, add: bool) {
+    tch::no_grad(|| {
+        let mut w = weight.shallow_clone();
+        let _ = if add { w.g_add_(delta) } else { w.g_sub_(delta) };
+    });
+}
+
 impl nn::ModuleT for LoraLinear {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let y = x.apply(&self.base);
         if self.merged {
-            return y;
+            y
+        } else {
+            y + self.adapter.forward_t(x, train)
         }
-        let h = adapter_dropout(x, self.config.dropout, &self.rng, train);
-        y + h.matmul(&self.a.tr()).matmul(&self.b.tr()) * self.config.scale()
     }
 }
 
@@ -210,20 +242,14 @@ impl LoraConv2d {
 
     pub fn merge(&mut self) {
         if !self.merged {
-            let d = self.delta();
-            tch::no_grad(|| {
-                let _ = self.base.ws.g_add_(&d);
-            });
+            merge_into(&self.base.ws, &self.delta(), true);
             self.merged = true;
         }
     }
 
     pub fn unmerge(&mut self) {
         if self.merged {
-            let d = self.delta();
-            tch::no_grad(|| {
-                let _ = self.base.ws.g_sub_(&d);
-            });
+            merge_into(&self.base.ws, &self.delta(), false);
             self.merged = false;
         }
     }

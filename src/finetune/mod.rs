@@ -2,8 +2,13 @@
 //!
 //! * [`LoraLinear`], [`LoraConv2d`], [`ConvAdapter`]: LoRA adapters with merge/unmerge
 //!   and exact parameter counts ([`ParameterCount`]).
-//! * [`AddLora`] attaches adapters to the convolutions of [`ResNetBackbone`] (the
-//!   network of `train`'s small ResNet) by name; [`load_weights`] reports missing and
+//! * [`AddLora`] attaches adapters to the layers that [`LoraTargets`] names (peft's
+//!   rule: a list of names or a pattern), on [`ResNetBackbone`] (the network of
+//!   `train`'s small ResNet) and on the [`Vit`];
+//! * [`Vit`], [`VitClassifier`], [`VitCheckpoint`]: the Vision Transformer with Hugging
+//!   Face's names, loaded from a `config.json` + `model.safetensors` folder;
+//!   [`save_adapter`] / [`load_adapter`] write and read peft's adapter layout and
+//!   [`PeftCount`] reports parameters as peft does; [`load_weights`] reports missing and
 //!   unexpected keys.
 //! * [`Strategy`] and [`run_strategy`]: scratch, frozen backbone + linear or MLP head
 //!   (ten times the rate), LoRA, full fine-tuning, gradual unfreezing, all through
@@ -17,12 +22,16 @@
 mod backbone;
 mod experiment;
 mod lora;
+mod peft;
 mod study;
 mod torchvision;
+mod vit;
 
-pub use backbone::{load_weights, AddLora, LoadReport};
+pub use backbone::{load_weights, AddLora, LoadReport, LoraTargets};
 pub use crate::train::{ResNetBackbone, FEATURES};
 pub use experiment::{backbone, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
-pub use lora::{ConvAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use lora::{ConvAdapter, LinearAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use peft::{adapter_parameters, load_adapter, save_adapter, NameStyle, PeftConfig, PeftCount};
+pub use vit::{canonical_name, Preprocessing, Vit, VitCheckpoint, VitClassifier, VitConfig, VitLinear};
 pub use torchvision::{load_torchvision_resnet, torchvision_name, TorchvisionResNet};
 pub use study::{pretrain_source, run_transfer_study, TransferArm, TransferProtocol, TransferStudyConfig, PRETRAINED};
