@@ -33,10 +33,10 @@ fn lora_goes_where_the_pattern_says_and_starts_as_the_base() {
     let x = toy(4, 5, 1).images;
     let before = net.features(&x, false);
     let adapters = nn::VarStore::new(Device::Cpu);
-    let n = net.add_lora(&["block2", "block3"], &adapters.root(), LoraConfig::default(), 0).unwrap();
+    let n = net.add_lora(&LoraTargets::pattern(r"block[23]\..*"), &adapters.root(), LoraConfig::default(), 0).unwrap();
     assert_eq!(n, 6, "conv1, conv2, down of two blocks");
     assert!(max_abs_diff(&net.features(&x, false), &before) < 1e-6);
-    let e = net.add_lora(&["nothing"], &adapters.root(), LoraConfig::default(), 0).unwrap_err().to_string();
+    let e = net.add_lora(&LoraTargets::names(&["nothing"]), &adapters.root(), LoraConfig::default(), 0).unwrap_err().to_string();
     assert!(e.contains("nothing") && e.contains("block1.conv1"), "{e}");
 }
 
@@ -75,7 +75,7 @@ fn strategies_train_what_they_should_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let path = checkpoint(dir.path());
     let (train, test) = (toy(20, 5, 2), toy(50, 5, 3));
-    let cfg = TransferConfig { steps: 6, batch_size: 10, lr: 1e-3 };
+    let cfg = TransferConfig { steps: 6, batch_size: 10, lr: 1e-3, image_size: None };
     let mut counts = std::collections::BTreeMap::new();
     for s in ["scratch", "frozen-linear", "frozen-mlp", "lora=4", "full", "gradual"] {
         let strategy: Strategy = s.parse().unwrap();
@@ -190,7 +190,7 @@ fn the_transfer_study_resumes_from_its_results_file() {
         sizes: vec![2],
         strategies: vec!["scratch".parse().unwrap(), "frozen-linear".parse().unwrap(), "lora=2".parse().unwrap()],
         seeds: 2,
-        train: TransferConfig { steps: 3, batch_size: 5, lr: 1e-3 },
+        train: TransferConfig { steps: 3, batch_size: 5, lr: 1e-3, image_size: None },
         test_limit: Some(50),
         out: dir.path().to_path_buf(),
         progress: false,
@@ -238,4 +238,88 @@ fn the_classifier_and_the_backbone_are_one_network_with_one_set_of_names() {
     let fc = classifier.variables();
     let want = net.features(&x, false).matmul(&fc["fc.weight"].tr()) + &fc["fc.bias"];
     assert!(max_abs_diff(&model.forward_t(&x, false), &want) < 1e-5);
+}
+
+/// torchvision's ResNet-18 layout built here (names, stem, max pool, downsampling)
+/// computes what tch's port of torchvision's network computes with the same weights.
+#[test]
+fn the_torchvision_layout_matches_tch_s_resnet18() {
+    let reference = nn::VarStore::new(Device::Cpu);
+    let tv = tch::vision::resnet::resnet18_no_final_layer(&reference.root());
+    smalldata::train::init::reset_parameters(&reference, 3).unwrap();
+    // non-trivial running statistics, so that eval-mode batch norm is exercised
+    tch::no_grad(|| {
+        for (k, v) in reference.variables() {
+            if k.ends_with("running_var") {
+                v.shallow_clone().copy_(&(v.rand_like() + 0.5));
+            } else if k.ends_with("running_mean") {
+                v.shallow_clone().copy_(&(v.rand_like() - 0.5));
+            }
+        }
+    });
+    let ours_vs = nn::VarStore::new(Device::Cpu);
+    let ours = ResNetBackbone::torchvision(&ours_vs.root(), 3, [2, 2, 2, 2]);
+    let mut a: Vec<String> = reference.variables().into_keys().collect();
+    let mut b: Vec<String> = ours_vs.variables().into_keys().collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "torchvision's names");
+    tch::no_grad(|| {
+        for (k, v) in ours_vs.variables() {
+            v.shallow_clone().copy_(&reference.variables()[&k]);
+        }
+    });
+    let x = smalldata::augment::AugRng::new(4).uniform_tensor(&[2, 3, 40, 36], Device::Cpu);
+    use tch::nn::ModuleT;
+    let want = tv.forward_t(&x, false).view([2, -1]);
+    assert_eq!(ours.features_dim(), 512);
+    assert!(max_abs_diff(&ours.features(&x, false), &want) < 1e-5);
+}
+
+#[test]
+fn backbones_are_told_apart_by_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = checkpoint(dir.path());
+    assert!(matches!(Pretrained::open(&small).unwrap(), Pretrained::SmallResNet { in_channels: 1, .. }));
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _ = tch::vision::resnet::resnet34(&vs.root(), 10);
+    let r34 = dir.path().join("r34.safetensors");
+    vs.save(&r34).unwrap();
+    let p = Pretrained::open(&r34).unwrap();
+    assert_eq!(p.describe(), "torchvision ResNet-34");
+    assert_eq!(p.input().size, Some((224, 224)));
+    let vit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/vit/model");
+    let p = Pretrained::open(&vit).unwrap();
+    assert_eq!(p.input().mean, vec![0.5, 0.4, 0.3]);
+    let e = p.check_images([3, 2, 2], None).unwrap_err().to_string();
+    assert!(e.contains("16×16"), "the checkpoint's size is used when none is given: {e}");
+    let e = p.check_images([3, 28, 28], Some((3, 3))).unwrap_err().to_string();
+    assert!(e.contains("4×4") && e.contains("3×3"), "{e}");
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _ = tch::vision::resnet::resnet50(&vs.root(), 10);
+    let r50 = dir.path().join("r50.safetensors");
+    vs.save(&r50).unwrap();
+    let e = Pretrained::open(&r50).unwrap_err().to_string();
+    assert!(e.contains("bottleneck"), "{e}");
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, [255u8; 16]).unwrap();
+    assert!(Pretrained::open(&junk).unwrap_err().to_string().contains("junk.safetensors"));
+}
+
+#[test]
+fn images_are_prepared_as_the_backbone_wants() {
+    let input = InputSpec { channels: 3, size: Some((8, 8)), mean: IMAGENET_MEAN.to_vec(), std: IMAGENET_STD.to_vec() };
+    let p = Prepare::new(&input, None, Device::Cpu);
+    let gray = Tensor::full([2, 1, 4, 4], 0.5, (Kind::Float, Device::Cpu));
+    let y = p.apply(&gray);
+    assert_eq!(y.size(), vec![2, 3, 8, 8]);
+    for c in 0..3 {
+        let want = (0.5 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+        assert!((y.get(0).get(c as i64).mean(Kind::Double).double_value(&[]) - want).abs() < 1e-5);
+    }
+    // RGB to one channel: ITU-R 601 luma
+    let gray_input = InputSpec { channels: 1, size: None, mean: vec![0.0], std: vec![1.0] };
+    let rgb = Tensor::from_slice(&[1.0f32, 0.0, 0.0]).view([1, 3, 1, 1]);
+    let y = Prepare::new(&gray_input, None, Device::Cpu).apply(&rgb);
+    assert!((y.double_value(&[0, 0, 0, 0]) - 0.299).abs() < 1e-6);
 }

@@ -28,13 +28,13 @@ fn lora_linear_starts_as_the_base_and_merges_exactly() {
     // train the adapter a few steps on a random target: only A and B move
     let mut opt = nn::Adam::default().build(&ad_vs, 1e-2).unwrap();
     let target = x(&[5, 7], 2);
-    let before = (lora.a.copy(), lora.b.copy());
+    let before = (lora.adapter.a.copy(), lora.adapter.b.copy());
     for _ in 0..5 {
         let loss = lora.forward_t(&input, true).mse_loss(&target, tch::Reduction::Mean);
         opt.backward_step(&loss);
     }
     assert!(lora.base.ws.equal(&reference), "frozen weight bit-identical");
-    assert!(!lora.a.equal(&before.0) && !lora.b.equal(&before.1));
+    assert!(!lora.adapter.a.equal(&before.0) && !lora.adapter.b.equal(&before.1));
     assert!(lora.base.ws.grad().defined() == false || lora.base.ws.grad().abs().sum(Kind::Double).double_value(&[]) == 0.0);
 
     let adapted = lora.forward_t(&input, false);

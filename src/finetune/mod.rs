@@ -23,14 +23,16 @@ mod backbone;
 mod experiment;
 mod lora;
 mod peft;
+mod pretrained;
 mod study;
 mod torchvision;
 mod vit;
 
 pub use backbone::{load_weights, AddLora, LoadReport, LoraTargets};
 pub use crate::train::{ResNetBackbone, FEATURES};
-pub use experiment::{backbone, pretrain, run_strategy, Strategy, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
+pub use experiment::{backbone, pretrain, run_strategy, SourceArch, Strategy, PRETRAINED_VIT, TransferConfig, TransferResult, SOURCE_CLASSES, TARGET_CLASSES};
 pub use lora::{ConvAdapter, LinearAdapter, LoraConfig, LoraConv2d, LoraLinear, ParameterCount};
+pub use pretrained::{Backbone, InputSpec, Prepare, Pretrained, IMAGENET_MEAN, IMAGENET_STD};
 pub use peft::{adapter_parameters, load_adapter, save_adapter, NameStyle, PeftConfig, PeftCount};
 pub use vit::{canonical_name, Preprocessing, Vit, VitCheckpoint, VitClassifier, VitConfig, VitLinear};
 pub use torchvision::{load_torchvision_resnet, torchvision_name, TorchvisionResNet};

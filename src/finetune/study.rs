@@ -2,7 +2,8 @@
 //! each strategy an [`Arm`], with `scratch` as the baseline.
 
 use crate::data::classes_subset;
-use super::experiment::{run_strategy, Strategy, TransferConfig, SOURCE_CLASSES, TARGET_CLASSES};
+use super::experiment::{run_strategy, SourceArch, Strategy, TransferConfig, SOURCE_CLASSES, TARGET_CLASSES};
+use super::pretrained::Pretrained;
 use crate::data::{fashion_mnist, FolderConfig, ImageDataset};
 use crate::error::IoContext;
 use crate::experiment::{run_experiment, Arm, ArmOutput, Experiment, ExperimentOutcome, ImageDraw, ImageTask, RunContext, Scores};
@@ -19,8 +20,8 @@ pub struct TransferStudyConfig {
     /// Fashion-MNIST directory (default: searched, falling back to the embedded subset).
     pub data_dir: Option<PathBuf>,
     /// The user's image folder as the target task instead of Fashion-MNIST 5–9
-    /// (read as 28×28 gray, what the committed backbone takes; 30% of each class
-    /// held out unless it has `train/` and `test/`).
+    /// (read at the backbone's size and channels, 28×28 gray for the committed
+    /// ResNet; 30% of each class held out unless it has `train/` and `test/`).
     #[serde(default)]
     pub folder: Option<PathBuf>,
     /// Labelled target images per class.
@@ -103,10 +104,12 @@ impl TransferStudyConfig {
     }
 
     /// The target task's (train pool, test set, description).
-    fn target(&self) -> Result<(ImageDataset, ImageDataset, String)> {
+    fn target(&self, pretrained: &Pretrained) -> Result<(ImageDataset, ImageDataset, String)> {
         match &self.folder {
             Some(dir) => {
-                let cfg = FolderConfig { size: Some((28, 28)), channels: Some(1), ..Default::default() };
+                let input = pretrained.input();
+                let (h, w) = self.train.image_size.map(|s| (s, s)).or(input.size).unwrap_or((28, 28));
+                let cfg = FolderConfig { size: Some((w as u32, h as u32)), channels: Some(input.channels as usize), ..Default::default() };
                 let (tt, _) = crate::data::image_folder_train_test(dir, &cfg, 0.3, 0)?;
                 Ok((tt.train, tt.test, tt.source))
             }
@@ -138,21 +141,11 @@ impl Arm<ImageDraw> for TransferArm {
         format!("{} from {file} ({} steps of {}, lr {})", self.strategy.name(), t.steps, t.batch_size, t.lr)
     }
 
-    /// The backbone takes one-channel images (of any size): anything else is an error
-    /// naming both shapes.
+    /// The backbone must be readable and take the data's images once prepared
+    /// (gray or RGB, converted to its channels; for a ViT at least one patch):
+    /// anything else is an error naming both shapes.
     fn preflight(&self, draw: &ImageDraw) -> Result<()> {
-        if !self.checkpoint.exists() {
-            return Err(Error::NotFound { what: "pretrained backbone".into(), searched: vec![self.checkpoint.clone()] });
-        }
-        let shape = draw.train.image_shape();
-        if shape[0] != 1 {
-            return Err(Error::shape(
-                format!("backbone {} vs the data's images", self.checkpoint.display()),
-                "[1, H, W] (a gray ResNet; --channels 1 converts)",
-                format!("{shape:?}"),
-            ));
-        }
-        Ok(())
+        Pretrained::open(&self.checkpoint)?.check_images(draw.train.image_shape(), self.train.image_size.map(|s| (s, s)))
     }
 
     fn run(&self, draw: &ImageDraw, ctx: &RunContext) -> Result<ArmOutput> {
@@ -173,11 +166,9 @@ impl Arm<ImageDraw> for TransferArm {
 /// `study.json`, `summary.csv`, charts and `index.html`.
 pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<ExperimentOutcome> {
     cfg.check()?;
-    let (target_train, mut target_test, source) = cfg.target()?;
-    let [c, _, _] = target_train.image_shape();
-    if c != 1 {
-        return Err(Error::shape("target images for the committed 1-channel backbone", "[1, H, W]", format!("{:?}", target_train.image_shape())));
-    }
+    let pretrained = Pretrained::open(&cfg.checkpoint)?;
+    let (target_train, mut target_test, source) = cfg.target(&pretrained)?;
+    pretrained.check_images(target_train.image_shape(), cfg.train.image_size.map(|s| (s, s)))?;
     if let Some(k) = cfg.test_limit.filter(|&k| k < target_test.len()) {
         target_test = target_test.subsample_per_class(k.div_ceil(target_test.num_classes()), 0)?;
     }
@@ -206,7 +197,7 @@ pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<ExperimentOutcome
         restart: cfg.restart,
         notes: vec![
             format!("Target data: {source}; {} test images.", target_test.len()),
-            format!("Backbone: {} (a small ResNet pretrained on Fashion-MNIST classes 0–4).", cfg.checkpoint.display()),
+            format!("Backbone: {} ({}).", cfg.checkpoint.display(), pretrained.describe()),
         ],
         config: serde_json::to_value(cfg)?,
         deadline: None,
@@ -215,14 +206,14 @@ pub fn run_transfer_study(cfg: &TransferStudyConfig) -> Result<ExperimentOutcome
     run_experiment(&exp, || Ok(task.shallow_clone()))
 }
 
-/// Pretrain the committed backbone: Fashion-MNIST classes 0–4, every training image.
+/// Pretrain a committed backbone: Fashion-MNIST classes 0–4, every training image.
 /// Returns the source-test accuracy.
-pub fn pretrain_source(data_dir: Option<&std::path::Path>, steps: usize, seed: u64, out: &std::path::Path) -> Result<f64> {
+pub fn pretrain_source(arch: SourceArch, data_dir: Option<&std::path::Path>, steps: usize, seed: u64, out: &std::path::Path) -> Result<f64> {
     let data = fashion_mnist(data_dir)?;
     let train = classes_subset(&data.train, &SOURCE_CLASSES)?;
     let test = classes_subset(&data.test, &SOURCE_CLASSES)?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
     }
-    super::experiment::pretrain(&train, &test, steps, seed, out)
+    super::experiment::pretrain(arch, &train, &test, steps, seed, out)
 }

@@ -514,7 +514,7 @@ impl VitCheckpoint {
         let config: VitConfig = serde_json::from_str(&text).map_err(|e| Error::format(&config_path, format!("is not a ViT config: {e}")))?;
         config.check().map_err(|e| Error::format(&config_path, e.to_string()))?;
         let preprocessing = Preprocessing::read(&dir.join("preprocessor_config.json"), &config)?;
-        let shapes = safetensors_shapes(&weights)?;
+        let shapes = super::pretrained::safetensors_header(&weights)?;
         let has_pooler = shapes.keys().any(|k| canonical_name(k).trim_start_matches("vit.").starts_with("pooler."));
         let classifier = shapes.get("classifier.weight").map(|s| s[0]);
         Ok(VitCheckpoint { dir: dir.to_path_buf(), config, preprocessing, weights, has_pooler, classifier })
@@ -547,12 +547,6 @@ impl VitCheckpoint {
         }
         Ok(report)
     }
-}
-
-/// Names and shapes of the tensors in a safetensors file.
-pub(crate) fn safetensors_shapes(path: &Path) -> Result<BTreeMap<String, Vec<i64>>> {
-    let tensors = Tensor::read_safetensors(path).map_err(|e| Error::format(path, e.to_string()))?;
-    Ok(tensors.into_iter().map(|(k, t)| (k, t.size())).collect())
 }
 
 /// A ViT and a linear classifier on its class token (`ViTForImageClassification`),

@@ -8,6 +8,12 @@
 //! `finetune`) can be attached to the convolutions whose names match, and the weight
 //! names are the same in both uses (`stem.weight`, `block2.conv1.weight`,
 //! `block2.down_bn.running_mean`, `fc.weight`), so one checkpoint serves both.
+//!
+//! [`ResNetBackbone::torchvision`] builds torchvision's ResNet-18/34 layout (He et
+//! al.'s ImageNet network: a 7×7 stride-2 stem and a 3×3 max pool, four stages of basic
+//! blocks of 64–512 channels) with torchvision's names (`conv1`, `bn1`,
+//! `layer2.0.downsample.0`), so its weights load as exported and adapters attach the
+//! same way.
 
 use super::models::ModelSpec;
 use tch::{nn, nn::ModuleT, Tensor};
@@ -56,17 +62,32 @@ struct Block {
     down: Option<(Conv, nn::BatchNorm)>,
 }
 
+/// Where a block's shortcut projection lives: the small ResNet's `down` / `down_bn`,
+/// or torchvision's `downsample.0` / `downsample.1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Naming {
+    Small,
+    Torchvision,
+}
+
 impl Block {
-    fn new(p: &nn::Path, name: &str, c_in: i64, c_out: i64, stride: i64) -> Self {
+    fn new(p: &nn::Path, name: &str, c_in: i64, c_out: i64, stride: i64, naming: Naming) -> Self {
         let bp = p / name;
-        let bn = |n: &str| nn::batch_norm2d(&bp / n, c_out, Default::default());
+        let bn = |path: nn::Path| nn::batch_norm2d(path, c_out, Default::default());
         let full = |leaf: &str| format!("{name}.{leaf}");
+        let down = (stride != 1 || c_in != c_out).then(|| match naming {
+            Naming::Small => (Conv::new(&bp, "down", full("down"), c_in, c_out, 1, stride), bn(&bp / "down_bn")),
+            Naming::Torchvision => {
+                let d = &bp / "downsample";
+                (Conv::new(&d, "0", full("downsample.0"), c_in, c_out, 1, stride), bn(&d / "1"))
+            }
+        });
         Block {
             conv1: Conv::new(&bp, "conv1", full("conv1"), c_in, c_out, 3, stride),
-            bn1: bn("bn1"),
+            bn1: bn(&bp / "bn1"),
             conv2: Conv::new(&bp, "conv2", full("conv2"), c_out, c_out, 3, 1),
-            bn2: bn("bn2"),
-            down: (stride != 1 || c_in != c_out).then(|| (Conv::new(&bp, "down", full("down"), c_in, c_out, 1, stride), bn("down_bn"))),
+            bn2: bn(&bp / "bn2"),
+            down,
         }
     }
 
@@ -89,29 +110,67 @@ impl Block {
     }
 }
 
-/// The backbone: images `[N, C, H, W]` f32 → features `[N, 128]`.
+/// The backbone: images `[N, C, H, W]` f32 → features `[N, F]` (`F` = [`FEATURES`]
+/// for the small ResNet, 512 for torchvision's).
 #[derive(Debug)]
 pub struct ResNetBackbone {
     stem: Conv,
     stem_bn: nn::BatchNorm,
+    /// torchvision's 3×3 stride-2 max pool after the stem.
+    stem_pool: bool,
     blocks: Vec<Block>,
+    features: i64,
 }
 
 impl ResNetBackbone {
-    /// Register the backbone's weights under `p`.
+    /// Register the small backbone's weights under `p`.
     pub fn new(p: &nn::Path, in_channels: i64) -> Self {
+        let n = Naming::Small;
         ResNetBackbone {
             stem: Conv::new(p, "stem", "stem".into(), in_channels, 32, 3, 1),
             stem_bn: nn::batch_norm2d(p / "stem_bn", 32, Default::default()),
-            blocks: vec![Block::new(p, "block1", 32, 32, 1), Block::new(p, "block2", 32, 64, 2), Block::new(p, "block3", 64, 128, 2)],
+            stem_pool: false,
+            blocks: vec![Block::new(p, "block1", 32, 32, 1, n), Block::new(p, "block2", 32, 64, 2, n), Block::new(p, "block3", 64, 128, 2, n)],
+            features: FEATURES,
         }
     }
 
-    /// Features `[N, 128]`. `train` switches batch norm to batch statistics.
+    /// torchvision's ResNet of basic blocks with `blocks[i]` blocks in stage `i + 1`
+    /// (`[2, 2, 2, 2]`: ResNet-18, `[3, 4, 6, 3]`: ResNet-34) on `in_channels`
+    /// channels, without its classifier `fc`; names as torchvision's state dict.
+    pub fn torchvision(p: &nn::Path, in_channels: i64, blocks: [usize; 4]) -> Self {
+        let mut all = Vec::new();
+        let mut c_in = 64;
+        for (stage, &count) in blocks.iter().enumerate() {
+            let c_out = 64 << stage;
+            for j in 0..count {
+                let stride = if j == 0 && stage > 0 { 2 } else { 1 };
+                all.push(Block::new(p, &format!("layer{}.{j}", stage + 1), c_in, c_out, stride, Naming::Torchvision));
+                c_in = c_out;
+            }
+        }
+        ResNetBackbone {
+            stem: Conv::new(p, "conv1", "conv1".into(), in_channels, 64, 7, 2),
+            stem_bn: nn::batch_norm2d(p / "bn1", 64, Default::default()),
+            stem_pool: true,
+            blocks: all,
+            features: c_in,
+        }
+    }
+
+    /// Features per image.
+    pub fn features_dim(&self) -> i64 {
+        self.features
+    }
+
+    /// Features `[N, F]`. `train` switches batch norm to batch statistics.
     pub fn features(&self, x: &Tensor, train: bool) -> Tensor {
         let mut h = self.stem.forward_t(x, train).apply_t(&self.stem_bn, train).relu(); // [n, 32, h, w]
+        if self.stem_pool {
+            h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        }
         for b in &self.blocks {
-            h = b.forward_t(&h, train); // [n, 128, h/4, w/4] after the last
+            h = b.forward_t(&h, train); // [n, F, h/4, w/4] after the last (small)
         }
         h.mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
     }

@@ -110,14 +110,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum FinetuneCmd {
-    /// Train the small ResNet on Fashion-MNIST classes 0–4 and save the backbone.
+    /// Train a backbone on Fashion-MNIST classes 0–4 and save it: the small ResNet
+    /// (a safetensors file) or a small ViT (a Hugging Face folder).
     Pretrain {
         #[arg(long, default_value_t = 1500)]
         steps: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        #[arg(long, default_value = smalldata::finetune::PRETRAINED)]
-        out: PathBuf,
+        /// small-resnet, or vit (hidden 64, 4 layers, 4 heads, patch 4, MLP 128).
+        #[arg(long, default_value = "small-resnet")]
+        arch: smalldata::finetune::SourceArch,
+        /// Default: data/pretrained/resnet_fmnist_0-4.safetensors, or
+        /// data/pretrained/vit_fmnist_0-4 with --arch vit.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Pretrain on your image folder (read as gray, --size px; its held-out 30% per
@@ -130,6 +136,8 @@ enum FinetuneCmd {
     },
     /// Compare scratch, frozen + head, LoRA, full and gradual fine-tuning on classes 5–9.
     Run {
+        /// The backbone: a safetensors file (the project's small ResNet, or a
+        /// torchvision ResNet-18/34), or a Hugging Face ViT folder.
         #[arg(long, default_value = smalldata::finetune::PRETRAINED)]
         checkpoint: PathBuf,
         #[arg(long, value_delimiter = ',', default_value = comma(&TransferStudyConfig::default().sizes))]
@@ -145,14 +153,18 @@ enum FinetuneCmd {
         batch_size: usize,
         #[arg(long, default_value_t = TransferConfig::default().lr)]
         lr: f64,
+        /// Square side the backbone sees, instead of its checkpoint's (224 for
+        /// torchvision's ResNets; a smaller side is faster on a CPU).
+        #[arg(long)]
+        image_size: Option<i64>,
         #[arg(long)]
         test_limit: Option<usize>,
         #[arg(long)]
         jobs: Option<usize>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Your image folder as the target task (read as 28×28 gray, what the
-        /// committed backbone takes) instead of Fashion-MNIST classes 5–9.
+        /// Your image folder as the target task (read at the backbone's size and
+        /// channels) instead of Fashion-MNIST classes 5–9.
         #[arg(long)]
         folder: Option<PathBuf>,
         #[arg(long, default_value = "report/finetune")]
@@ -354,7 +366,8 @@ fn run(cli: Cli) -> smalldata::Result<()> {
             print!("\n{}", outcome.summary.to_table());
             println!("{} runs ({} fitted now, {} resumed); {:.0} s\nreport: {}", outcome.rows.len(), outcome.ran, outcome.resumed, outcome.seconds, outcome.report.display());
         }
-        Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, out, data_dir, folder, size } } => {
+        Command::Finetune { what: FinetuneCmd::Pretrain { steps, seed, arch, out, data_dir, folder, size } } => {
+            let out = out.unwrap_or_else(|| arch.default_out());
             tch::set_num_threads(std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1));
             let t = std::time::Instant::now();
             let acc = match &folder {
@@ -365,14 +378,14 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                         std::fs::create_dir_all(parent).map_err(|source| smalldata::Error::Io { path: parent.into(), source })?;
                     }
-                    smalldata::finetune::pretrain(&tt.train, &tt.test, steps, seed, &out)?
+                    smalldata::finetune::pretrain(arch, &tt.train, &tt.test, steps, seed, &out)?
                 }
-                None => smalldata::finetune::pretrain_source(data_dir.as_deref(), steps, seed, &out)?,
+                None => smalldata::finetune::pretrain_source(arch, data_dir.as_deref(), steps, seed, &out)?,
             };
             println!("pretrained {steps} steps in {:.0} s; source-test accuracy (classes 0–4) {acc:.4}; saved {}", t.elapsed().as_secs_f64(), out.display());
         }
         Command::Finetune {
-            what: FinetuneCmd::Run { checkpoint, sizes, strategies, seeds, steps, batch_size, lr, test_limit, jobs, data_dir, folder, out, restart, quiet },
+            what: FinetuneCmd::Run { checkpoint, sizes, strategies, seeds, steps, batch_size, lr, image_size, test_limit, jobs, data_dir, folder, out, restart, quiet },
         } => {
             let defaults = smalldata::finetune::TransferStudyConfig::default();
             let cfg = smalldata::finetune::TransferStudyConfig {
@@ -382,7 +395,7 @@ fn run(cli: Cli) -> smalldata::Result<()> {
                 sizes,
                 strategies: strategies.iter().map(|s| s.parse()).collect::<smalldata::Result<_>>()?,
                 seeds,
-                train: smalldata::finetune::TransferConfig { steps, batch_size, lr },
+                train: smalldata::finetune::TransferConfig { steps, batch_size, lr, image_size },
                 test_limit,
                 jobs: jobs.unwrap_or(defaults.jobs),
                 out,
