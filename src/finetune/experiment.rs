@@ -291,6 +291,10 @@ pub fn run_strategy(
         lr: if head_only { cfg.lr * 10.0 } else { cfg.lr },
         batch_size: cfg.batch_size,
         length: Length::Steps(cfg.steps),
+        // a last batch of one image gives batch norm no variance to work with: PyTorch
+        // refuses it, and at a 1×1 feature map (torchvision's ResNets on small images)
+        // its running variance becomes NaN; such a batch is left out
+        drop_last: train.len() > cfg.batch_size && train.len() % cfg.batch_size == 1,
         seed,
         progress: false,
         ..TrainConfig::default()

@@ -71,8 +71,8 @@ enum Naming {
 }
 
 impl Block {
-    fn new(p: &nn::Path, name: &str, c_in: i64, c_out: i64, stride: i64, naming: Naming) -> Self {
-        let bp = p / name;
+    /// A block registered under `bp`, known as `name` (its dotted path).
+    fn new(bp: nn::Path, name: &str, c_in: i64, c_out: i64, stride: i64, naming: Naming) -> Self {
         let bn = |path: nn::Path| nn::batch_norm2d(path, c_out, Default::default());
         let full = |leaf: &str| format!("{name}.{leaf}");
         let down = (stride != 1 || c_in != c_out).then(|| match naming {
@@ -130,7 +130,7 @@ impl ResNetBackbone {
             stem: Conv::new(p, "stem", "stem".into(), in_channels, 32, 3, 1),
             stem_bn: nn::batch_norm2d(p / "stem_bn", 32, Default::default()),
             stem_pool: false,
-            blocks: vec![Block::new(p, "block1", 32, 32, 1, n), Block::new(p, "block2", 32, 64, 2, n), Block::new(p, "block3", 64, 128, 2, n)],
+            blocks: vec![Block::new(p / "block1", "block1", 32, 32, 1, n), Block::new(p / "block2", "block2", 32, 64, 2, n), Block::new(p / "block3", "block3", 64, 128, 2, n)],
             features: FEATURES,
         }
     }
@@ -145,7 +145,8 @@ impl ResNetBackbone {
             let c_out = 64 << stage;
             for j in 0..count {
                 let stride = if j == 0 && stage > 0 { 2 } else { 1 };
-                all.push(Block::new(p, &format!("layer{}.{j}", stage + 1), c_in, c_out, stride, Naming::Torchvision));
+                let layer = format!("layer{}", stage + 1);
+                all.push(Block::new(p / layer.as_str() / j, &format!("{layer}.{j}"), c_in, c_out, stride, Naming::Torchvision));
                 c_in = c_out;
             }
         }
