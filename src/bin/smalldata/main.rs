@@ -70,9 +70,15 @@ enum Command {
         /// study: seeds.
         #[arg(long, default_value_t = 3)]
         seeds: usize,
-        /// study: steps per run.
+        /// study: steps per run; vit-lora: timed steps (at most 20).
         #[arg(long, default_value_t = 400)]
         steps: usize,
+        /// vit-lora: images per step.
+        #[arg(long, default_value_t = 4)]
+        batch: i64,
+        /// vit-lora: float32 or bfloat16.
+        #[arg(long, default_value = "float32")]
+        dtype: String,
         /// The Python with torchvision and albumentations.
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
@@ -227,6 +233,8 @@ enum BenchArg {
     Study,
     /// linear-model fit times against scikit-learn
     Tabular,
+    /// a ViT-B/16 LoRA training step against transformers + peft (time, counts, memory)
+    VitLora,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -334,7 +342,10 @@ fn run(cli: Cli) -> smalldata::Result<()> {
         Command::Bench { what: BenchArg::Tabular, out, python, .. } => {
             smalldata::bench::tabular(&python, &out.unwrap_or_else(|| "report/bench-tabular.json".into()), 20)?;
         }
-        Command::Bench { what: BenchArg::Study, out, python, sizes, seeds, steps } => {
+        Command::Bench { what: BenchArg::VitLora, out, python, batch, steps, dtype, .. } => {
+            smalldata::bench::vit_lora(&python, &out.unwrap_or_else(|| "report/bench-vit-lora.json".into()), batch, steps.min(20), &dtype)?;
+        }
+        Command::Bench { what: BenchArg::Study, out, python, sizes, seeds, steps, .. } => {
             smalldata::bench::study(&python, &out.unwrap_or_else(|| "report/bench-study.json".into()), &sizes, seeds, steps)?;
         }
         Command::Study(args) => {
