@@ -25,7 +25,7 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup setup-rust demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular tabular clean-setup
+.PHONY: help setup setup-rust demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular bench-vit-lora tabular clean-setup
 
 help:
 	@echo "make demo            run the main job: advise on the default data (10 minutes)"
@@ -125,6 +125,9 @@ bench-tabular: setup-rust
 
 tabular: setup-rust
 	cargo run --release --quiet -- tabular --dataset diabetes --out report/tabular
+
+bench-vit-lora: setup-rust
+	cargo run --release --quiet -- bench vit-lora --batch 8 --steps 5 --out report/bench-vit-lora.json
 
 bench-study: setup-rust
 	cargo run --release --quiet -- bench study --out report/bench-study.json

@@ -20,7 +20,7 @@ batch, steps, threads, device, dtype = int(sys.argv[1]), int(sys.argv[2]), int(s
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 config = ViTConfig(image_size=224, patch_size=16, num_channels=3, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, num_labels=10)
-model = ViTForImageClassification(config, attn_implementation="eager")
+model = ViTForImageClassification(config)  # transformers picks its default attention (SDPA)
 model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.1, target_modules=["q_proj", "v_proj"], modules_to_save=["classifier"]))
 model = model.to(device=device, dtype=dtype).train()
 trainable, total = model.get_nb_trainable_parameters()
