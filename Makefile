@@ -38,6 +38,7 @@ help:
 	@echo "make bench-augment   crop/rotate/noise images/s beside torchvision and albumentations"
 	@echo "make bench-study     the default study beside the same protocol in PyTorch (about 25 min)"
 	@echo "make bench-tabular   linear-model fit times beside scikit-learn"
+	@echo "make bench-vit-lora  a ViT-B/16 LoRA training step beside transformers + peft"
 	@echo "make tabular         the regression study on diabetes (report/tabular)"
 
 # setup-rust is what the Rust side needs (libtorch, the Python peers, the data);
@@ -103,7 +104,7 @@ test-rust: setup-rust
 # The runner must report a broken notebook as failed (proof that the check can fail),
 # then every notebook in notebooks/ must run cleanly and show a chart or an image.
 test-notebooks: setup
-	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb
 	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py
 
 # Re-execute the notebooks and save their outputs into the committed copies.

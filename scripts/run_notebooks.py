@@ -5,14 +5,18 @@
 
 Each notebook runs with its own folder as the working directory (so its first cell's
 `:dep smalldata = { path = ".." }` finds the crate). A notebook passes when every cell
-runs without error and its outputs contain at least one inline chart or image
-(`image/png` or an `<svg`). With --write the executed notebook, outputs included,
+runs without error, its outputs contain at least one inline chart or image
+(`image/png` or an `<svg`), no output is a figure's Debug text (`Figure(720×480 px,
+…)`: a chart that was printed instead of drawn), and every cell whose displayed last
+expression makes a chart (`…chart(…)`, `…plot(…)`, `image_grid(…)`, `preview(…)`, …)
+shows an image. With --write the executed notebook, outputs included,
 replaces the committed copy. Prints one line per notebook and closes with
 "N passed, M failed".
 """
 import argparse
 import glob
 import os
+import re
 import sys
 import time
 
@@ -30,6 +34,38 @@ def has_figure(nb):
             if "<svg" in str(data.get("text/html", "")):
                 return True
     return False
+
+
+FIGURE_DEBUG = re.compile(r"Figure\(\d+×\d+ px")
+# the last line of a cell that displays a chart: a call to one of the chart makers, or
+# the closing `], false)?` of a multi-line one, not ended by a semicolon (a semicolon
+# discards the value: nothing is displayed)
+CHART_CALL = re.compile(r"(chart|plot|grid|preview|heatmap|figure)\w*\(|^\s*\],?\s*\w*\)\?", re.I)
+
+
+def cell_images(cell):
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if "image/png" in data or "image/svg+xml" in data or "<svg" in str(data.get("text/html", "")):
+            return True
+    return False
+
+
+def figure_problems(nb):
+    """Cells that print a figure's Debug text, or end in a chart call and show no image."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = str(out.get("data", {}).get("text/plain", "")) + str(out.get("text", ""))
+            if FIGURE_DEBUG.search(text):
+                problems.append(f"cell {i}: shows a figure's Debug text instead of the chart: {FIGURE_DEBUG.search(text).group(0)}…")
+        lines = [l for l in str(cell.get("source", "")).strip().splitlines() if l.strip() and not l.strip().startswith("//")]
+        last = lines[-1].strip() if lines else ""
+        if last and not last.endswith(";") and CHART_CALL.search(last) and not cell_images(cell):
+            problems.append(f"cell {i}: ends in a chart ({last[:60]}) but shows no image")
+    return problems
 
 
 def failing_outputs(nb):
@@ -66,6 +102,9 @@ def run(path, timeout, write):
                 return False, time.time() - started, f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
     if not has_figure(nb):
         return False, time.time() - started, "no inline chart or image (image/png or <svg) in the outputs"
+    problems = figure_problems(nb)
+    if problems:
+        return False, time.time() - started, "\n".join(problems)
     if write:
         nbformat.write(nb, path)
     return True, time.time() - started, ""

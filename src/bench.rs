@@ -9,16 +9,7 @@ use tch::{Device, Kind, Tensor};
 
 /// Run a peer script `python SCRIPT ARGS…` on one thread and parse the JSON it prints.
 fn run_peer(python: &Path, script: &str, args: &[String]) -> Result<serde_json::Value> {
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(args)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .map_err(|source| Error::Io { path: python.into(), source })?;
-    if !out.status.success() {
-        return Err(Error::invalid("peer benchmark", format!("{} {script}", python.display()), String::from_utf8_lossy(&out.stderr).to_string()));
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    run_peer_threads(python, script, args, 1)
 }
 
 fn images_per_second(n: i64, repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -369,7 +360,8 @@ pub fn vit_lora(python: &Path, out: &Path, batch: i64, steps: usize, dtype: &str
     Ok(value)
 }
 
-/// Run a peer script with `threads` intra-op threads and parse the JSON it prints.
+/// Run a peer script `python SCRIPT ARGS…` with `threads` intra-op threads
+/// (`OMP_NUM_THREADS`) and parse the JSON it prints.
 fn run_peer_threads(python: &Path, script: &str, args: &[String], threads: i32) -> Result<serde_json::Value> {
     let out = std::process::Command::new(python)
         .arg(script)

@@ -105,7 +105,9 @@ pub struct LoadReport {
 /// `None`). A tensor whose shape differs from its variable's is an error naming the
 /// key and both shapes; with `strict`, missing or unexpected keys are errors too.
 pub fn load_weights(vs: &nn::VarStore, file: &std::path::Path, rename: impl Fn(&str) -> Option<String>, strict: bool) -> Result<LoadReport> {
-    let tensors = Tensor::read_safetensors(file).map_err(|e| Error::Format { path: file.to_path_buf(), reason: e.to_string() })?;
+    let mut tensors = Tensor::read_safetensors(file).map_err(|e| Error::Format { path: file.to_path_buf(), reason: e.to_string() })?;
+    // in name order, so that the first misshaped key reported is the same every time
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let vars = vs.variables();
     let mut report = LoadReport::default();
     let mut seen = std::collections::HashSet::new();

@@ -366,7 +366,7 @@ impl SourceArch {
                 let config = VitConfig::new(h, 4, c, 64, 4, 4, 128);
                 config.check()?;
                 let preprocessing = Preprocessing { size: (h, w), mean: vec![0.5; c as usize], std: vec![0.5; c as usize] };
-                Pretrained::Vit(VitCheckpoint { dir: out.to_path_buf(), weights: out.join("model.safetensors"), config, preprocessing, has_pooler: false, classifier: None })
+                Pretrained::Vit(Box::new(VitCheckpoint { dir: out.to_path_buf(), weights: out.join("model.safetensors"), config, preprocessing, has_pooler: false, classifier: None }))
             }
         })
     }

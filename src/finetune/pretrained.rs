@@ -33,7 +33,7 @@ pub enum Pretrained {
     /// (`scripts/export_torchvision_resnet.py`); `blocks` per stage.
     Torchvision { path: PathBuf, blocks: [usize; 4] },
     /// A Hugging Face ViT folder.
-    Vit(VitCheckpoint),
+    Vit(Box<VitCheckpoint>),
 }
 
 /// How a backbone wants its images.
@@ -51,7 +51,7 @@ impl Pretrained {
     /// was found.
     pub fn open(path: &Path) -> Result<Self> {
         if path.is_dir() {
-            return Ok(Pretrained::Vit(VitCheckpoint::open(path)?));
+            return Ok(Pretrained::Vit(Box::new(VitCheckpoint::open(path)?)));
         }
         if !path.exists() {
             return Err(Error::NotFound { what: "pretrained backbone (a safetensors file or a Hugging Face ViT folder)".into(), searched: vec![path.to_path_buf()] });

@@ -492,7 +492,10 @@ impl StudyConfig {
             return Err(Error::invalid("test limit", 0, "must be at least 1 image"));
         }
         self.train.check()?;
-        // building every pipeline checks every operation's parameters
+        // Parameters are given for the reference size, 28×28, and scaled to the data's
+        // (see `pipeline`): building every pipeline there checks every operation's
+        // parameters before any data is read; `check_data` builds them again at the
+        // data's own size.
         for m in self.methods() {
             m.pipeline(28, 28)?;
         }
