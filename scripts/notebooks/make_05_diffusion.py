@@ -75,9 +75,12 @@ println!("{} steps in {:.0} s; loss {:.4} → {:.4}", cfg.steps, history.seconds
 """)
 code(r"""
 let steps: Vec<f64> = history.losses.iter().map(|l| l.0 as f64).collect();
-line_chart("textual inversion: diffusion loss of the new token", "step", "loss", vec![
-    Series { name: "<boot>".into(), x: steps, y: history.losses.iter().map(|l| l.1).collect(), band: None },
-], false)?
+let losses: Vec<f64> = history.losses.iter().map(|l| l.1).collect();
+let loss_chart = line_chart("textual inversion: diffusion loss of the new token", "step", "loss", vec![
+    Series { name: "<boot>".into(), x: steps, y: losses, band: None },
+], false)?;
+// drawn explicitly: evcxr printed this chart's Debug text when it was the cell's value
+loss_chart.evcxr_display();
 """)
 md(r"""
 Ten real boots (top), the initializer `sneaker` alone (middle), the learned `<boot>` (bottom):
