@@ -101,8 +101,9 @@ test-rust: setup-rust
 	cargo test --all-targets --no-fail-fast
 	cargo test --doc
 
-# The runner must report a broken notebook as failed (proof that the check can fail),
-# then every notebook in notebooks/ must run cleanly and show a chart or an image.
+# The runner must report the broken notebooks as failed (a cell that does not compile;
+# a chart printed as Debug text): proof that the checks can fail. Then
+# every notebook in notebooks/ must run cleanly and show its charts as images.
 test-notebooks: setup
 	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb
 	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py

@@ -344,3 +344,27 @@ fn a_vit_pretrained_on_a_folder_serves_a_study() {
     assert!(ok, "{err}");
     assert!(stdout.contains("lora-r2"), "{stdout}");
 }
+
+/// Two runs into one output folder: the second is refused at once, naming the process
+/// that holds the folder; a holder that is killed leaves nothing stuck.
+#[test]
+fn an_output_folder_in_use_is_refused_and_a_killed_holder_leaves_it_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tab");
+    let args = ["tabular", "--dataset", "diabetes", "--sizes", "20", "--seeds", "1", "--models", "ridge", "--augment", "none", "--quiet", "--out", out.to_str().unwrap()];
+    let held = smalldata::io::OutputLock::acquire(&out).unwrap();
+    let (ok, _, err) = smalldata(&args);
+    assert!(!ok && err.contains("is in use by process") && err.contains(&std::process::id().to_string()) && err.contains("tab"), "{err}");
+    drop(held);
+    let (ok, _, err) = smalldata(&args);
+    assert!(ok, "{err}");
+    // a holder killed with SIGKILL (flock(1) holding the same lock; -o: its command does
+    // not inherit it): the operating system drops the lock
+    if let Ok(mut holder) = Command::new("flock").arg("-o").arg(out.join(smalldata::io::LOCK_FILE)).args(["sleep", "5"]).spawn() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(smalldata::io::OutputLock::acquire(&out).is_err(), "flock(1) holds the same lock");
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(smalldata::io::OutputLock::acquire(&out).is_ok());
+    }
+}

@@ -228,3 +228,30 @@ fn transformers_5_names_map_to_checkpoint_names() {
     assert_eq!(canonical_name("vit.layers.0.mlp.fc2.weight"), "vit.encoder.layer.0.output.dense.weight");
     assert_eq!(canonical_name("vit.encoder.layer.0.output.dense.weight"), "vit.encoder.layer.0.output.dense.weight");
 }
+
+#[test]
+fn a_checkpoint_saved_under_transformers_5_names_loads_too() {
+    let e = expected();
+    let dir = tempfile_dir("vit_t5_names");
+    std::fs::copy(golden().join("model/config.json"), dir.join("config.json")).unwrap();
+    let renamed: Vec<(String, Tensor)> = Tensor::read_safetensors(golden().join("model/model.safetensors"))
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| {
+            let k = k
+                .replace("encoder.layer.", "layers.")
+                .replace("attention.attention.query", "attention.q_proj")
+                .replace("attention.attention.key", "attention.k_proj")
+                .replace("attention.attention.value", "attention.v_proj")
+                .replace("attention.output.dense", "attention.o_proj")
+                .replace("intermediate.dense", "mlp.fc1")
+                .replace("output.dense", "mlp.fc2");
+            (k, v)
+        })
+        .collect();
+    assert!(renamed.iter().any(|(k, _)| k == "vit.layers.1.mlp.fc2.weight"));
+    Tensor::write_safetensors(&renamed, dir.join("model.safetensors")).unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let m = VitClassifier::from_pretrained(&vs, &VitCheckpoint::open(&dir).unwrap()).unwrap();
+    assert!(max_diff(&m.forward_t(&e["pixels"], false), &e["logits"]) < 1e-5);
+}

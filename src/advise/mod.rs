@@ -341,6 +341,8 @@ fn say(cfg: &AdviseConfig, line: &str) {
 /// The whole flow on any kind of data.
 pub fn advise_with(c: &dyn Candidates, cfg: &AdviseConfig, started: Instant, deadline: Instant) -> Result<Advice> {
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io { path: cfg.out.clone(), source: e })?;
+    // one advise per folder at a time (its stages lock their own sub-folders)
+    let _lock = crate::io::OutputLock::acquire(&cfg.out)?;
     let plan_path = cfg.out.join(PLAN_FILE);
     let max = c.max_size();
     if max < 2 {

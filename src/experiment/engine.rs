@@ -220,6 +220,8 @@ pub fn run_experiment<T: Task, P: Protocol>(exp: &Experiment<T::Draw, P>, mut wo
     let infos = exp.arm_infos();
     let hash = protocol_hash(&exp.protocol)?;
     std::fs::create_dir_all(&exp.out).at(&exp.out)?;
+    // one run per folder at a time: a second is refused, naming the first
+    let _lock = crate::io::OutputLock::acquire(&exp.out)?;
     let study_path = exp.out.join(CONFIG_FILE);
     let results_path = exp.out.join(RESULTS_FILE);
     if exp.restart {

@@ -342,6 +342,11 @@ impl DiffusionModel {
         if let Some(&bad) = token_of.iter().find(|&&t| t == 0 || t >= self.vocabulary.tokens.len()) {
             return Err(Error::invalid("training token", bad, format!("must lie in 1..{}", self.vocabulary.tokens.len())));
         }
+        // one training per checkpoint folder at a time: a second is refused, naming the first
+        let _lock = match self.cfg.run.out.as_deref() {
+            Some(out) => Some(crate::io::OutputLock::acquire(out)?),
+            None => None,
+        };
         if let Some(out) = checkpoint::to_resume(self.cfg.run.out.as_deref(), self.step)? {
             self.load(&out)?;
         }

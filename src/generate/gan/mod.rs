@@ -356,6 +356,11 @@ impl Gan {
         if data.is_empty() {
             return Err(Error::invalid("GAN training images", 0, "need at least one image"));
         }
+        // one training per checkpoint folder at a time: a second is refused, naming the first
+        let _lock = match self.cfg.run.out.as_deref() {
+            Some(out) => Some(crate::io::OutputLock::acquire(out)?),
+            None => None,
+        };
         if let Some(out) = checkpoint::to_resume(self.cfg.run.out.as_deref(), self.step)? {
             self.load(&out)?;
         }
