@@ -13,6 +13,7 @@ mod copula;
 pub mod diffusion;
 pub mod gan;
 pub mod judge;
+pub mod stable_diffusion;
 mod tabular_gan;
 
 use crate::data::ImageDataset;
