@@ -46,3 +46,31 @@ fn cuda_asked_for_without_gpu_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cuda") && err.contains("no CUDA device"), "{err}");
 }
+
+/// `generate sd-invert` then `generate sd-sample` with its file, on the tiny SD-1-like
+/// pipeline of tests/golden/sd: what the README shows, end to end; a second
+/// sd-invert in the same folder resumes (nothing left to train) instead of restarting.
+#[test]
+fn stable_diffusion_invert_then_sample_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sd");
+    let (model, images) = (golden.join("sd1"), golden.join("images"));
+    let out = tmp.path().join("inv");
+    let invert = ["generate", "sd-invert", "--model", model.to_str().unwrap(), "--images", images.to_str().unwrap(), "--token", "<toy>", "--init", "toy", "--steps", "6", "--save-every", "3", "--samples", "2", "--sample-steps", "3", "--out", out.to_str().unwrap()];
+    let (ok, stdout, stderr) = smalldata(&invert);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("6 steps (0 resumed)"), "{stdout}");
+    for f in ["learned_embeds.safetensors", "learned_embeds-steps-3.safetensors", "inversion.json", "samples/00000.png", "samples/00001.png", "samples/samples.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let (ok, stdout, _) = smalldata(&invert);
+    assert!(ok && stdout.contains("(6 resumed)") && stdout.contains("0 made"), "{stdout}");
+    let embeds = out.join("learned_embeds.safetensors");
+    let pics = tmp.path().join("pics");
+    let (ok, stdout, stderr) = smalldata(&["generate", "sd-sample", "--model", model.to_str().unwrap(), "--embeds", embeds.to_str().unwrap(), "--prompt", "a photo of <toy>", "--n", "3", "--sample-steps", "3", "--out", pics.to_str().unwrap()]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("loaded <toy>") && pics.join("00002.png").is_file(), "{stdout}");
+    // an initializer of several tokens is refused with the pieces named
+    let (ok, _, stderr) = smalldata(&["generate", "sd-invert", "--model", model.to_str().unwrap(), "--images", images.to_str().unwrap(), "--init", "xylophone", "--out", tmp.path().join("x").to_str().unwrap()]);
+    assert!(!ok && stderr.contains("xylophone") && stderr.contains("single token"), "{stderr}");
+}

@@ -265,9 +265,56 @@ fn inversion_resumes_exactly_and_writes_diffusers_format() {
     let mut sd = open("sd2");
     sd.load_textual_inversion(&tmp.path().join("whole/learned_embeds.safetensors"), None).unwrap();
     assert!(sd.encode_prompts(&["a photo of <tiny-toy>"]).equal(&whole.into_model().encode_prompts(&["a photo of <tiny-toy>"])));
+    // for tests/golden/check_embeds_in_diffusers.py: the file and the image sampled with it
+    let for_diffusers = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sd_embeds_from_rust");
+    std::fs::create_dir_all(&for_diffusers).unwrap();
+    std::fs::copy(tmp.path().join("whole/learned_embeds.safetensors"), for_diffusers.join("learned_embeds.safetensors")).unwrap();
+    let opts = SampleOptions { steps: 3, guidance: 5.0, size: (32, 32), ..Default::default() };
+    let img = sd.sample_from("a photo of <tiny-toy>", &expected("sd2")["ddim_start"], &opts).unwrap();
+    Tensor::write_safetensors(&[("image", &img)], for_diffusers.join("image.safetensors")).unwrap();
     // another configuration in the same folder is refused
     let (files, images) = load_inversion_images(&golden().join("images"), 32, false).unwrap();
     let mut other = TextualInversion::new(open("sd2"), files, images, InversionConfig { learning_rate: 1e-3, ..cfg.clone() }).unwrap();
     let msg = err_of(other.train(Some(&tmp.path().join("whole")), false));
     assert!(msg.contains("another configuration"), "{msg}");
+}
+
+/// Pictures written to a folder: a run killed part-way and resumed ends with the very
+/// files of an uninterrupted run; picture i does not depend on how many are asked
+/// for; a folder of another prompt is refused; the bytes decode to what was sampled.
+#[test]
+fn sampling_to_a_folder_resumes_to_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sd = open("sd1");
+    let opts = SampleOptions { steps: 3, guidance: 4.0, size: (32, 32), seed: 11, ..Default::default() };
+    let read = |dir: &Path| -> Vec<Vec<u8>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    };
+    let whole = tmp.path().join("whole");
+    let made = sd.sample_to_folder("a photo of a toy", 5, 2, &opts, &[], &whole, false).unwrap();
+    assert_eq!((made.written, made.found, made.files.len()), (5, 0, 5));
+    let killed = tmp.path().join("killed");
+    sd.sample_to_folder("a photo of a toy", 5, 2, &opts, &[], &killed, false).unwrap();
+    std::fs::remove_file(killed.join("00001.png")).unwrap();
+    std::fs::remove_file(killed.join("00004.png")).unwrap();
+    let again = sd.sample_to_folder("a photo of a toy", 5, 2, &opts, &[], &killed, false).unwrap();
+    assert_eq!((again.written, again.found), (2, 3));
+    assert_eq!(read(&whole), read(&killed));
+    // fewer pictures: the first ones are the same pictures
+    let fewer = tmp.path().join("fewer");
+    sd.sample_to_folder("a photo of a toy", 4, 2, &opts, &[], &fewer, false).unwrap();
+    assert_eq!(read(&fewer)[..], read(&whole)[..4]);
+    // the PNG holds the sampled picture, rounded to 1/255
+    let side = 32 / sd.vae.downscale();
+    let pair = Tensor::cat(&[picture_latents(11, 2, [4, side, side]), picture_latents(11, 3, [4, side, side])], 0);
+    let img = sd.sample_from("a photo of a toy", &pair, &opts).unwrap().get(1);
+    let png = image::load_from_memory(&std::fs::read(whole.join("00003.png")).unwrap()).unwrap().to_rgb8();
+    let back = Tensor::from_slice(png.as_raw()).view([32, 32, 3]).permute([2, 0, 1]).to_kind(Kind::Float) / 255.0;
+    let diff = (back - img).abs().max().double_value(&[]);
+    assert!(diff <= 0.5 / 255.0 + 1e-6, "PNG differs from the sample by {diff}");
+    // another prompt in the same folder is refused, naming the file
+    let msg = err_of(sd.sample_to_folder("a toy", 5, 2, &opts, &[], &whole, false));
+    assert!(msg.contains("samples.json") && msg.contains("another run"), "{msg}");
 }

@@ -176,3 +176,46 @@ fn bad_flags_fail_before_any_training() {
     let (_, _, err) = smalldata(&["study", "--dataset", "fashion-mnist-embedded", "--sizes", "500", "--out", o]);
     assert!(err.contains("class 0 (T-shirt/top) has only 200"), "{err}");
 }
+
+/// The `stable-diffusion` arm on an image folder (the tiny SD-1-like pipeline of
+/// tests/golden/sd): it runs through the engine, adds `ratio × n` pictures per class
+/// (seen in the arm's description and rows), and its numbers repeat with the seed.
+#[test]
+fn stable_diffusion_arm_runs_on_a_folder_and_repeats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tt = smalldata::data::fashion_mnist_embedded().unwrap();
+    let labels = tt.test.labels_vec();
+    let pick: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] < 2).take(24).collect();
+    tt.test.select(&pick).unwrap().save_folder(tmp.path().join("photos")).unwrap();
+    let sd = smalldata::study::StableDiffusionArm::default();
+    let arm = smalldata::study::StableDiffusionArm {
+        model: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sd/sd1"),
+        ratio: 2,
+        sample_steps: 3,
+        inversion: smalldata::generate::stable_diffusion::InversionConfig { steps: 3, initializer: "toy".into(), ..sd.inversion.clone() },
+        ..sd
+    };
+    let cfg = |out: &str| StudyConfig {
+        data: StudyData::folder(tmp.path().join("photos")),
+        sizes: vec![4],
+        ops: vec![],
+        stable_diffusion: Some(arm.clone()),
+        seeds: 2,
+        train: TrainConfig { length: Length::Steps(10), batch_size: 8, progress: false, ..TrainConfig::default() },
+        jobs: 2,
+        out: tmp.path().join(out),
+        progress: false,
+        ..StudyConfig::default()
+    };
+    let first = run_study(&cfg("a")).unwrap();
+    let again = run_study(&StudyConfig { jobs: 1, ..cfg("b") }).unwrap();
+    assert_eq!(first.rows.len(), 4);
+    let sd_rows: Vec<&RunRow> = first.rows.iter().filter(|r| r.arm == "stable-diffusion").collect();
+    assert_eq!(sd_rows.len(), 2);
+    assert!(sd_rows[0].arm_params.contains("Stable Diffusion ×2 for every class") && sd_rows[0].arm_params.contains("inversion from \"toy\""), "{}", sd_rows[0].arm_params);
+    assert_eq!(scores(&first.rows), scores(&again.rows));
+    // a model folder that is not a pipeline is refused before anything runs
+    let bad = StudyConfig { stable_diffusion: Some(smalldata::study::StableDiffusionArm { model: tmp.path().into(), ..arm.clone() }), ..cfg("c") };
+    let msg = run_study(&bad).unwrap_err().to_string();
+    assert!(msg.contains("model_index.json"), "{msg}");
+}

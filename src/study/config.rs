@@ -235,6 +235,9 @@ pub enum Method {
     /// Synthetic images of one few-shot class from the pretrained diffusion model,
     /// prompted by a token learned (textual inversion) on the run's images of it.
     Diffusion(DiffusionArm),
+    /// Synthetic images from a Stable Diffusion checkpoint (diffusers layout),
+    /// prompted by tokens learned on the run's own images of each class.
+    StableDiffusion(StableDiffusionArm),
 }
 
 /// The study's `diffusion` arm: for the class `class` — one the pretrained model has
@@ -270,6 +273,52 @@ impl Default for DiffusionArm {
     }
 }
 
+/// The study's `stable-diffusion` arm: for the class `class`, or with `None` for
+/// every class, learn a token from the run's `n` real images of it by textual
+/// inversion on a Stable Diffusion 1.x/2.x checkpoint (diffusers' procedure: see
+/// [`crate::generate::stable_diffusion::TextualInversion`]; seeded by the run's
+/// seed), sample `ratio × n` pictures of "a photo of TOKEN", bring them to the data's
+/// size and channels, add them to that class, train, score on the real test set.
+/// Each token starts from the class name when it is a single token of the model's
+/// vocabulary ("shirt"), else from `inversion.initializer`; with several classes the
+/// placeholder gets the class index (`<concept-3>`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StableDiffusionArm {
+    pub class: Option<String>,
+    pub ratio: usize,
+    /// The pipeline folder (`model_index.json`, `unet/`, `vae/`, …).
+    pub model: PathBuf,
+    /// Its `seed` is replaced by one derived from the run's, its `resolution` by
+    /// `resolution` below, and it saves nothing.
+    pub inversion: crate::generate::stable_diffusion::InversionConfig,
+    /// Side of the pictures the token is learned on and sampled at (default: the
+    /// model's own, 512 for SD 1.5; the data's images are upscaled to it).
+    pub resolution: Option<i64>,
+    /// DDIM steps and guidance scale of the sampling.
+    pub sample_steps: usize,
+    pub guidance: f64,
+    /// Pictures sampled at once.
+    pub batch: usize,
+}
+
+impl Default for StableDiffusionArm {
+    /// Every class, 4 pictures per real image, 100 inversion steps of diffusers'
+    /// default learning rate (5e-4, scaled by a batch of 4), DDIM-25 with guidance 7.5.
+    fn default() -> Self {
+        use crate::generate::stable_diffusion::InversionConfig;
+        StableDiffusionArm {
+            class: None,
+            ratio: 4,
+            model: PathBuf::new(),
+            inversion: InversionConfig { steps: 100, batch_size: 4, save_every: 0, checkpoint_every: 0, ..InversionConfig::default() },
+            resolution: None,
+            sample_steps: 25,
+            guidance: 7.5,
+            batch: 4,
+        }
+    }
+}
+
 /// The study's `gan` arm: train the conditional GAN on the `n` real images per class
 /// of the run (seeded by the run's seed), add `ratio × n` synthetic images per class,
 /// train the classifier on both, score on the real test set.
@@ -300,6 +349,7 @@ impl Method {
             Method::CutMix => "cutmix".into(),
             Method::Gan(_) => "gan".into(),
             Method::Diffusion(_) => "diffusion".into(),
+            Method::StableDiffusion(_) => "stable-diffusion".into(),
         }
     }
 
@@ -339,6 +389,27 @@ impl Method {
                     arm.guidance
                 )
             }
+            Method::StableDiffusion(arm) => {
+                let i = &arm.inversion;
+                format!(
+                    "Stable Diffusion ×{} for {} ({}; inversion from {:?}, {} vector(s), {} steps of {}, lr {}{}, at {}; DDIM-{}, guidance {})",
+                    arm.ratio,
+                    match &arm.class {
+                        Some(c) => format!("{c:?}"),
+                        None => "every class".into(),
+                    },
+                    arm.model.display(),
+                    i.initializer,
+                    i.num_vectors,
+                    i.steps,
+                    i.batch_size,
+                    i.learning_rate,
+                    if i.scale_lr { " scaled" } else { "" },
+                    arm.resolution.map_or("the model's resolution".into(), |r| format!("{r} px")),
+                    arm.sample_steps,
+                    arm.guidance
+                )
+            }
         }
     }
 
@@ -372,6 +443,16 @@ impl Method {
                 }
                 if !arm.pretrained.exists() {
                     return Err(Error::NotFound { what: "pretrained diffusion model".into(), searched: vec![arm.pretrained.clone()] });
+                }
+                None
+            }
+            Method::StableDiffusion(arm) => {
+                arm.inversion.check()?;
+                if arm.ratio == 0 || arm.batch == 0 || arm.sample_steps == 0 {
+                    return Err(Error::invalid("stable-diffusion arm", format!("ratio {}, batch {}, sample steps {}", arm.ratio, arm.batch, arm.sample_steps), "each must be at least 1"));
+                }
+                if !arm.model.join("model_index.json").is_file() {
+                    return Err(Error::NotFound { what: "Stable Diffusion pipeline folder (with model_index.json)".into(), searched: vec![arm.model.clone()] });
                 }
                 None
             }
@@ -413,6 +494,10 @@ pub struct StudyConfig {
     /// Add the `diffusion` arm (synthetic images of one class by textual inversion).
     #[serde(default)]
     pub diffusion: Option<DiffusionArm>,
+    /// Add the `stable-diffusion` arm (synthetic images of every class, or one, by
+    /// textual inversion on a Stable Diffusion checkpoint).
+    #[serde(default)]
+    pub stable_diffusion: Option<StableDiffusionArm>,
     /// Seeds 0..seeds; each seed fixes the subsample, initial weights and batch order
     /// shared by every method (the paired design).
     pub seeds: usize,
@@ -453,6 +538,7 @@ impl Default for StudyConfig {
             policies: false,
             gan: None,
             diffusion: None,
+            stable_diffusion: None,
             seeds: 3,
             model: ModelKind::SmallCnn,
             train: TrainConfig { progress: false, ..TrainConfig::default() },
@@ -471,6 +557,7 @@ impl StudyConfig {
         let mut m = methods(&self.ops, self.policies);
         m.extend(self.gan.clone().map(Method::Gan));
         m.extend(self.diffusion.clone().map(Method::Diffusion));
+        m.extend(self.stable_diffusion.clone().map(Method::StableDiffusion));
         m
     }
 
@@ -524,6 +611,13 @@ impl StudyConfig {
                 // the arm resizes to multiples of 4 (at least 8) for the GAN
                 let up = |s: usize| s.max(8).div_ceil(4) * 4;
                 crate::generate::gan::check_shape([c, up(h), up(w)], data.train.num_classes())?;
+            }
+            if let Method::StableDiffusion(arm) = &m {
+                if let Some(class) = &arm.class {
+                    if !data.train.class_names.iter().any(|n| n.eq_ignore_ascii_case(class)) {
+                        return Err(Error::invalid("stable-diffusion class", class, format!("the data's classes are {:?}", data.train.class_names)));
+                    }
+                }
             }
             if let Method::Diffusion(arm) = &m {
                 if let Some(class) = &arm.class {

@@ -75,7 +75,7 @@
 
 mod config;
 
-pub use config::{methods, DiffusionArm, GanArm, Method, Op, StudyConfig, StudyData, StudyProtocol};
+pub use config::{methods, DiffusionArm, GanArm, Method, Op, StableDiffusionArm, StudyConfig, StudyData, StudyProtocol};
 pub use crate::experiment::{discard_results, ExperimentSummary, RunRow, CONFIG_FILE, RESULTS_FILE};
 
 use crate::data::ImageDataset;
@@ -137,6 +137,7 @@ impl Arm<ImageDraw> for ImageArm {
         let subset = match &self.method {
             Method::Gan(arm) => add_gan_samples(&draw.train, arm, n, seed, device)?,
             Method::Diffusion(arm) => add_diffusion_samples(&draw.train, arm, n, seed, device)?,
+            Method::StableDiffusion(arm) => add_stable_diffusion_samples(&draw.train, arm, n, seed, device)?,
             _ => draw.train.shallow_clone(),
         };
         let generate_seconds = started.elapsed().as_secs_f64();
@@ -272,14 +273,7 @@ fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, dev
 /// sampled from a token learned on the run's own images of that class.
 fn add_diffusion_samples(subset: &ImageDataset, arm: &DiffusionArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
     let model = DiffusionModel::load_pretrained(&arm.pretrained, device)?;
-    let classes: Vec<usize> = match &arm.class {
-        Some(name) => vec![subset
-            .class_names
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(name))
-            .ok_or_else(|| Error::invalid("diffusion class", name, "not a class of the data"))?],
-        None => (0..subset.num_classes()).collect(),
-    };
+    let classes = arm_classes(subset, &arm.class, "diffusion class")?;
     let labels = subset.labels_vec();
     let mut synthetic = subset.shallow_clone();
     for &class in &classes {
@@ -298,6 +292,70 @@ fn add_diffusion_samples(subset: &ImageDataset, arm: &DiffusionArm, n: usize, se
         let (token, _) = textual_inversion(&model, &concept, &cfg)?;
         let images = model.sample_prompt(&token.vectors, arm.ratio * n, arm.sampler, arm.guidance, crate::derive_seed(seed, &tag("study-diffusion-sample")))?;
         let made = ImageDataset::new(images, Tensor::full([(arm.ratio * n) as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
+        synthetic = mix_real_synthetic(&synthetic, &made)?;
+    }
+    Ok(synthetic)
+}
+
+/// The classes an arm generates for: `class` (by name, any case) or all of them.
+fn arm_classes(subset: &ImageDataset, class: &Option<String>, what: &str) -> Result<Vec<usize>> {
+    Ok(match class {
+        Some(name) => vec![subset
+            .class_names
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::invalid(what, name, "not a class of the data"))?],
+        None => (0..subset.num_classes()).collect(),
+    })
+}
+
+/// The run's real images plus, for `arm.class` (or every class), `ratio × n`
+/// pictures from a Stable Diffusion checkpoint prompted by a token learned on the
+/// run's own images of that class.
+fn add_stable_diffusion_samples(subset: &ImageDataset, arm: &StableDiffusionArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
+    use crate::generate::stable_diffusion::{picture_latents, to_dataset_shape, training_pictures, InversionConfig as SdInversion, SampleOptions, StableDiffusion, TextualInversion};
+    let kind = if device == tch::Device::Cpu { tch::Kind::Float } else { tch::Kind::Half };
+    let mut sd = StableDiffusion::open(&arm.model, device, kind)?;
+    let resolution = arm.resolution.unwrap_or_else(|| sd.native_resolution());
+    let classes = arm_classes(subset, &arm.class, "stable-diffusion class")?;
+    let labels = subset.labels_vec();
+    let mut synthetic = subset.shallow_clone();
+    for &class in &classes {
+        let mine: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class as i64).collect();
+        let concept = subset.select(&mine)?;
+        let tag = |what: &str| if arm.class.is_some() { what.to_string() } else { format!("{what}/{class}") };
+        let name = &subset.class_names[class];
+        let base = &arm.inversion.placeholder;
+        let placeholder = match (arm.class.is_some(), base.strip_suffix('>')) {
+            (true, _) => base.clone(),
+            (false, Some(stem)) => format!("{stem}-{class}>"),
+            (false, None) => format!("{base}-{class}"),
+        };
+        let single = sd.tokenizer.encode(name).len() == 1;
+        let cfg = SdInversion {
+            placeholder,
+            initializer: if single { name.clone() } else { arm.inversion.initializer.clone() },
+            resolution,
+            seed: crate::derive_seed(seed, &tag("study-sd-inversion")),
+            save_every: 0,
+            checkpoint_every: 0,
+            ..arm.inversion.clone()
+        };
+        let files = mine.iter().map(|i| PathBuf::from(format!("{name}/{i}"))).collect();
+        let mut inversion = TextualInversion::new(sd, files, training_pictures(&concept.images, resolution)?, cfg)?;
+        inversion.train(None, false)?;
+        let prompt = format!("a photo of {}", inversion.config().placeholder);
+        sd = inversion.into_model();
+        let opts = SampleOptions { steps: arm.sample_steps, guidance: arm.guidance, negative_prompt: String::new(), size: (resolution, resolution), seed: crate::derive_seed(seed, &tag("study-sd-sample")) };
+        let shape = [sd.unet.config().in_channels, resolution / sd.vae.downscale(), resolution / sd.vae.downscale()];
+        let count = arm.ratio * n;
+        let mut pictures = vec![];
+        for start in (0..count).step_by(arm.batch) {
+            let latents: Vec<Tensor> = (start..count.min(start + arm.batch)).map(|i| picture_latents(opts.seed, i, shape)).collect();
+            pictures.push(sd.sample_from(&prompt, &Tensor::cat(&latents, 0), &opts)?);
+        }
+        let images = to_dataset_shape(&Tensor::cat(&pictures, 0), subset.image_shape())?;
+        let made = ImageDataset::new(images, Tensor::full([count as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
         synthetic = mix_real_synthetic(&synthetic, &made)?;
     }
     Ok(synthetic)

@@ -7,7 +7,52 @@ use smalldata::generate::diffusion::{DiffusionArchitecture, DiffusionConfig, Dif
 use smalldata::generate::{GanArchitecture, GanConfig, GanExperimentConfig, GanTraining, RunSettings};
 use smalldata::params::settings;
 use smalldata::tabular::{TabularSource, TstrConfig};
+use smalldata::generate::stable_diffusion::{load_inversion_images, InversionConfig as SdInversionConfig, LearnableProperty, SampleOptions, StableDiffusion, TextualInversion};
 use std::path::PathBuf;
+
+/// How Stable Diffusion samples.
+#[derive(clap::Args)]
+pub(crate) struct SdSampling {
+    /// DDIM steps.
+    #[arg(long, default_value_t = SampleOptions::default().steps)]
+    sample_steps: usize,
+    /// Classifier-free guidance scale (1: none).
+    #[arg(long, default_value_t = SampleOptions::default().guidance)]
+    guidance: f64,
+    #[arg(long, default_value = "")]
+    negative_prompt: String,
+    /// Picture side in pixels (default: the model's own).
+    #[arg(long)]
+    size: Option<i64>,
+    /// Pictures per batch.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// float32, float16 or bfloat16 for the UNet and VAE (default: float32 on the CPU,
+    /// float16 on CUDA).
+    #[arg(long)]
+    dtype: Option<String>,
+}
+
+impl SdSampling {
+    fn open(&self, model: &std::path::Path) -> smalldata::Result<StableDiffusion> {
+        let device = smalldata::device::device()?;
+        let kind = match self.dtype.as_deref() {
+            None if device == tch::Device::Cpu => tch::Kind::Float,
+            None => tch::Kind::Half,
+            Some("float32") => tch::Kind::Float,
+            Some("float16") => tch::Kind::Half,
+            Some("bfloat16") => tch::Kind::BFloat16,
+            Some(other) => return Err(smalldata::Error::invalid("--dtype", other, "expected float32, float16 or bfloat16")),
+        };
+        println!("opening {} on {} ({kind:?})", model.display(), smalldata::device::describe(device));
+        StableDiffusion::open(model, device, kind)
+    }
+
+    fn options(&self, sd: &StableDiffusion, seed: u64) -> SampleOptions {
+        let side = self.size.unwrap_or_else(|| sd.native_resolution());
+        SampleOptions { steps: self.sample_steps, guidance: self.guidance, negative_prompt: self.negative_prompt.clone(), size: (side, side), seed }
+    }
+}
 
 #[derive(Subcommand)]
 pub(crate) enum GenerateCmd {
@@ -139,6 +184,82 @@ pub(crate) enum GenerateCmd {
         #[arg(long, default_value = "report/inversion")]
         out: PathBuf,
     },
+    /// Textual inversion on a Stable Diffusion 1.x/2.x checkpoint in the diffusers
+    /// layout, as diffusers' example script does it: learns the embedding of a new
+    /// token from a few pictures; writes learned_embeds.safetensors (which diffusers'
+    /// `pipe.load_textual_inversion` reads) and a few samples; resumes if killed.
+    SdInvert {
+        /// The pipeline folder (model_index.json, tokenizer/, text_encoder/, unet/, vae/, scheduler/).
+        #[arg(long)]
+        model: PathBuf,
+        /// A folder of pictures of the concept (3 to 5 is the usual number).
+        #[arg(long)]
+        images: PathBuf,
+        /// The new token, e.g. "<my-toy>" (not a word the tokenizer knows).
+        #[arg(long, default_value_t = SdInversionConfig::default().placeholder)]
+        token: String,
+        /// A word of one token to start from, e.g. toy.
+        #[arg(long, default_value_t = SdInversionConfig::default().initializer)]
+        init: String,
+        #[arg(long, default_value_t = SdInversionConfig::default().num_vectors)]
+        vectors: usize,
+        #[arg(long, default_value_t = SdInversionConfig::default().steps)]
+        steps: usize,
+        /// Learning rate before scaling by the batch size.
+        #[arg(long, default_value_t = SdInversionConfig::default().learning_rate)]
+        lr: f64,
+        /// Do not multiply the learning rate by the batch size.
+        #[arg(long)]
+        no_scale_lr: bool,
+        #[arg(long, default_value_t = SdInversionConfig::default().batch_size)]
+        batch_size: usize,
+        /// Picture side in pixels (default: the model's own, 512 for SD 1.5).
+        #[arg(long)]
+        resolution: Option<i64>,
+        /// Crop each picture's centre square before resizing.
+        #[arg(long)]
+        center_crop: bool,
+        /// Probability of a horizontal flip.
+        #[arg(long, default_value_t = SdInversionConfig::default().flip_p)]
+        flip_p: f64,
+        /// Learn a style ("a painting in the style of …") rather than an object.
+        #[arg(long)]
+        style: bool,
+        #[arg(long, default_value_t = SdInversionConfig::default().save_every)]
+        save_every: usize,
+        #[arg(long, default_value_t = SdInversionConfig::default().checkpoint_every)]
+        checkpoint_every: usize,
+        /// Pictures to sample afterwards with "a photo of TOKEN" (into OUT/samples).
+        #[arg(long, default_value_t = 4)]
+        samples: usize,
+        #[command(flatten)]
+        sampling: SdSampling,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = "report/sd-inversion")]
+        out: PathBuf,
+    },
+    /// Sample a Stable Diffusion checkpoint into a folder of PNG files, optionally with
+    /// learned tokens (learned_embeds.safetensors from sd-invert or from diffusers);
+    /// each picture is seeded on its own, and a killed run resumes.
+    SdSample {
+        #[arg(long)]
+        model: PathBuf,
+        /// A textual-inversion file to load first (repeatable); its token is named by its key.
+        #[arg(long)]
+        embeds: Vec<PathBuf>,
+        /// E.g. "a photo of <my-toy> on a beach".
+        #[arg(long)]
+        prompt: String,
+        #[arg(long, default_value_t = 8)]
+        n: usize,
+        #[command(flatten)]
+        sampling: SdSampling,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = "report/sd-samples")]
+        out: PathBuf,
+    },
     /// Tables: train on synthetic, test on real (copula and GAN) against TRTR.
     Tstr {
         /// diabetes, winequality, or a CSV path (with --target).
@@ -194,6 +315,71 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             println!(
                 "judge agreement {:.3} (FMI {:.3}; judge on real test images {:.3}); TSTR {:.3} vs TRTR {:.3}; trained {} steps in {:.0} s on {} threads",
                 r.judge.label_agreement, r.judge.fmi, r.judge_real_accuracy, r.tstr_accuracy, r.trtr_accuracy, r.steps, r.train_seconds, r.threads
+            );
+        }
+        GenerateCmd::SdInvert { model, images, token, init, vectors, steps, lr, no_scale_lr, batch_size, resolution, center_crop, flip_p, style, save_every, checkpoint_every, samples, sampling, seed, out } => {
+            all_threads();
+            let sd = sampling.open(&model)?;
+            let cfg = SdInversionConfig {
+                placeholder: token,
+                initializer: init,
+                num_vectors: vectors,
+                steps,
+                learning_rate: lr,
+                scale_lr: !no_scale_lr,
+                batch_size,
+                resolution: resolution.unwrap_or_else(|| sd.native_resolution()),
+                center_crop,
+                flip_p,
+                property: if style { LearnableProperty::Style } else { LearnableProperty::Object },
+                seed,
+                save_every,
+                checkpoint_every,
+                ..SdInversionConfig::default()
+            };
+            cfg.check()?;
+            let (files, pictures) = load_inversion_images(&images, cfg.resolution, cfg.center_crop)?;
+            println!("{} pictures from {} at {}×{}; token {:?} from {:?}", files.len(), images.display(), cfg.resolution, cfg.resolution, cfg.placeholder, cfg.initializer);
+            let mut run = TextualInversion::new(sd, files, pictures, cfg)?;
+            let history = run.train(Some(&out), true)?;
+            let embeds = out.join("learned_embeds.safetensors");
+            println!(
+                "textual inversion: {} steps ({} resumed) in {:.1} s; loss first {:.4}, last {:.4}; wrote {}",
+                history.losses.len(),
+                history.resumed_from,
+                history.seconds,
+                history.losses.first().copied().unwrap_or(f64::NAN),
+                history.losses.last().copied().unwrap_or(f64::NAN),
+                embeds.display()
+            );
+            if samples > 0 {
+                let prompt = format!("a photo of {}", run.config().placeholder);
+                let sd = run.into_model();
+                let opts = sampling.options(&sd, seed);
+                let made = sd.sample_to_folder(&prompt, samples, sampling.batch, &opts, &[embeds], &out.join("samples"), true)?;
+                println!("{:?}: {} pictures in {} ({} made in {:.1} s, {} already there)", prompt, made.files.len(), out.join("samples").display(), made.written, made.seconds, made.found);
+            }
+        }
+        GenerateCmd::SdSample { model, embeds, prompt, n, sampling, seed, out } => {
+            all_threads();
+            let mut sd = sampling.open(&model)?;
+            for file in &embeds {
+                let tokens = sd.load_textual_inversion(file, None)?;
+                println!("loaded {} from {}", tokens.join(", "), file.display());
+            }
+            let opts = sampling.options(&sd, seed);
+            let made = sd.sample_to_folder(&prompt, n, sampling.batch, &opts, &embeds, &out, true)?;
+            println!(
+                "{prompt:?}: {} pictures of {}×{} in {} ({} made in {:.1} s, {} already there; DDIM {}, guidance {})",
+                made.files.len(),
+                opts.size.0,
+                opts.size.1,
+                out.display(),
+                made.written,
+                made.seconds,
+                made.found,
+                opts.steps,
+                opts.guidance
             );
         }
         GenerateCmd::Tstr { data, target, rows, synthetic_rows, synthesizers, models, seeds } => {

@@ -89,6 +89,26 @@ pub struct StudyArgs {
     /// (4 synthetic images per real one unless --diffusion says otherwise).
     #[arg(long)]
     diffusion_model: Option<PathBuf>,
+    /// A Stable Diffusion 1.x/2.x pipeline folder (diffusers layout): adds the
+    /// `stable-diffusion` arm, one token per class learned from each run's images by
+    /// textual inversion, --sd-ratio pictures per real image sampled from it.
+    #[arg(long)]
+    sd_model: Option<PathBuf>,
+    #[arg(long, default_value_t = smalldata::study::StableDiffusionArm::default().ratio)]
+    sd_ratio: usize,
+    /// Inversion steps of the `stable-diffusion` arm.
+    #[arg(long, default_value_t = smalldata::study::StableDiffusionArm::default().inversion.steps)]
+    sd_steps: usize,
+    /// The word each `stable-diffusion` token starts from when the class name is not
+    /// a single token of the model's vocabulary.
+    #[arg(long, default_value_t = smalldata::study::StableDiffusionArm::default().inversion.initializer)]
+    sd_init: String,
+    /// Picture side of the `stable-diffusion` arm (default: the model's own).
+    #[arg(long)]
+    sd_resolution: Option<i64>,
+    /// DDIM steps of the `stable-diffusion` arm's sampling.
+    #[arg(long, default_value_t = smalldata::study::StableDiffusionArm::default().sample_steps)]
+    sd_sample_steps: usize,
     /// A pretrained backbone (the committed Fashion-MNIST ResNet, or one made by
     /// `smalldata finetune pretrain`): adds the transfer strategies as arms.
     #[arg(long)]
@@ -178,6 +198,11 @@ impl StudyArgs {
                 smalldata::study::GanArm { ratio, gan }
             }),
             diffusion: self.diffusion_arm(is_folder),
+            stable_diffusion: self.sd_model.as_ref().map(|model| {
+                let arm = smalldata::study::StableDiffusionArm::default();
+                let inversion = smalldata::generate::stable_diffusion::InversionConfig { steps: self.sd_steps, initializer: self.sd_init.clone(), ..arm.inversion.clone() };
+                smalldata::study::StableDiffusionArm { model: model.clone(), ratio: self.sd_ratio, resolution: self.sd_resolution, sample_steps: self.sd_sample_steps, inversion, ..arm }
+            }),
             seeds: self.seeds,
             model: self.model.parse()?,
             train,

@@ -23,6 +23,7 @@
 mod blocks;
 pub mod clip;
 pub mod config;
+mod folder;
 mod inversion;
 pub mod scheduler;
 pub mod tokenizer;
@@ -31,6 +32,7 @@ pub mod vae;
 
 pub use clip::{ClipTextConfig, ClipTextModel};
 pub use config::WeightReport;
+pub use folder::{picture_latents, png_bytes, to_dataset_shape, training_pictures, SampledFolder, SamplesRecord};
 pub use inversion::{load_inversion_images, InversionConfig, InversionHistory, LearnableProperty, StepDraws, TextualInversion, OBJECT_TEMPLATES, STYLE_TEMPLATES};
 pub use scheduler::{Prediction, Scheduler, SchedulerConfig};
 pub use tokenizer::ClipTokenizer;

@@ -25,6 +25,9 @@ pub struct VaeConfig {
     pub layers_per_block: i64,
     /// Latent channels (4).
     pub latent_channels: i64,
+    /// The picture side it was trained at (512 in SD 1.x, 768 in 2.x), if stated.
+    #[serde(default)]
+    pub sample_size: Option<i64>,
     /// Group-norm groups.
     #[serde(default = "groups")]
     pub norm_num_groups: i64,
