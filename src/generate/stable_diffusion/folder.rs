@@ -77,6 +77,7 @@ impl StableDiffusion {
     /// resumes where it stopped and, with the same batch size, ends with the very
     /// files an uninterrupted run writes; a folder holding another record is refused.
     /// Each file is written whole or not at all.
+    #[allow(clippy::too_many_arguments)]
     pub fn sample_to_folder(&self, prompt: &str, n: usize, batch: usize, opts: &SampleOptions, embeddings: &[PathBuf], out: &Path, progress: bool) -> Result<SampledFolder> {
         if batch == 0 {
             return Err(Error::invalid("batch", 0, "must be at least 1"));
