@@ -36,10 +36,10 @@ fn shapes_for_gray_and_rgb() {
         let gan = Gan::new(tiny(GanLoss::Hinge), shape, classes, Device::Cpu).unwrap();
         let z = Tensor::zeros([5, 16], (Kind::Float, Device::Cpu));
         let y = Tensor::from_slice(&[0i64, 1, 2, 3, 0]);
-        let x = gan.generator.forward(&z, &y, false);
+        let x = gan.nets.generator.forward(&z, &y, false);
         assert_eq!(x.size(), vec![5, shape[0] as i64, shape[1] as i64, shape[2] as i64]);
         assert!(x.abs().max().double_value(&[]) <= 1.0);
-        assert_eq!(gan.discriminator.forward(&x, &y, true).size(), vec![5]);
+        assert_eq!(gan.nets.discriminator.forward(&x, &y, true).size(), vec![5]);
         let (images, labels) = gan.sample(3, 0).unwrap();
         assert_eq!(images.size()[0], 3 * classes as i64);
         assert_eq!(Vec::<i64>::try_from(labels).unwrap()[..4], [0, 0, 0, 1]);
@@ -56,7 +56,7 @@ fn a_discriminator_step_lowers_its_loss_on_a_fixed_batch() {
         let mut gan = Gan::new(cfg, [1, 8, 8], 4, Device::Cpu).unwrap();
         let real = &data.images * 2.0 - 1.0;
         let z = Tensor::zeros([16, 16], (Kind::Float, Device::Cpu)).normal_(0.0, 1.0);
-        let fake = smalldata::tch::no_grad(|| gan.generator.forward(&z, &data.labels, true));
+        let fake = smalldata::tch::no_grad(|| gan.nets.generator.forward(&z, &data.labels, true));
         let before = gan.discriminator_step(&real, &data.labels, &fake, &data.labels, &mut AugRng::new(1));
         let after = gan.d_loss(&real, &data.labels, &fake, &data.labels, &mut AugRng::new(1)).double_value(&[]);
         assert!(after < before, "{loss:?}: {before} → {after}");

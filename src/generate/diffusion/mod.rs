@@ -210,6 +210,19 @@ pub struct DiffusionModel {
     pub shape: [usize; 3],
     pub schedule: NoiseSchedule,
     pub vocabulary: Vocabulary,
+    /// The model: the trained and the averaged networks.
+    nets: DiffusionNets,
+    /// The optimisation state (Adam with its moments, saved in checkpoints).
+    opt: Adam,
+    /// The run: optimisation steps done, and the losses and time so far.
+    pub step: usize,
+    pub history: DiffusionHistory,
+}
+
+/// The model part of a [`DiffusionModel`]: the UNet and token table being trained,
+/// and their exponential moving average (what sampling and inversion use), each pair
+/// in its own store.
+struct DiffusionNets {
     vs: nn::VarStore,
     unet: UNet,
     /// `[tokens, token_dim]`.
@@ -217,9 +230,13 @@ pub struct DiffusionModel {
     ema_vs: nn::VarStore,
     ema_unet: UNet,
     ema_tokens: Tensor,
-    opt: Adam,
-    pub step: usize,
-    pub history: DiffusionHistory,
+}
+
+impl DiffusionNets {
+    /// The stores by the names a checkpoint gives them.
+    fn stores(&self) -> [(&'static str, &nn::VarStore); 2] {
+        [("model", &self.vs), ("ema", &self.ema_vs)]
+    }
 }
 
 impl std::fmt::Debug for DiffusionModel {
@@ -255,26 +272,27 @@ impl DiffusionModel {
         ema_vs.freeze();
         checkpoint::ema_update(&vs, &ema_vs, None);
         let opt = Adam::new(&vs, cfg.training.lr, (0.9, 0.999))?;
-        Ok(DiffusionModel { cfg, shape, schedule, vocabulary, vs, unet, tokens, ema_vs, ema_unet, ema_tokens, opt, step: 0, history: DiffusionHistory::default() })
+        let nets = DiffusionNets { vs, unet, tokens, ema_vs, ema_unet, ema_tokens };
+        Ok(DiffusionModel { cfg, shape, schedule, vocabulary, nets, opt, step: 0, history: DiffusionHistory::default() })
     }
 
     pub fn device(&self) -> Device {
-        self.vs.device()
+        self.nets.vs.device()
     }
 
     /// Trainable weights of the UNet and the token table.
     pub fn num_parameters(&self) -> usize {
-        self.vs.trainable_variables().iter().map(|t| t.numel()).sum()
+        self.nets.vs.trainable_variables().iter().map(|t| t.numel()).sum()
     }
 
     /// The UNet used for sampling and inversion (the EMA copy) and its token table.
     pub fn sampling_net(&self) -> (&UNet, &Tensor) {
-        (&self.ema_unet, &self.ema_tokens)
+        (&self.nets.ema_unet, &self.nets.ema_tokens)
     }
 
     /// The var store of the sampling weights (frozen).
     pub fn sampling_store(&self) -> &nn::VarStore {
-        &self.ema_vs
+        &self.nets.ema_vs
     }
 
     /// Vectors of the given tokens of the sampling table, as conditions `[N, 1, D]`.
@@ -283,7 +301,7 @@ impl DiffusionModel {
             return Err(Error::invalid("token", bad, format!("the vocabulary has {} tokens", self.vocabulary.tokens.len())));
         }
         let idx = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(self.device());
-        Ok(self.ema_tokens.index_select(0, &idx).unsqueeze(1))
+        Ok(self.nets.ema_tokens.index_select(0, &idx).unsqueeze(1))
     }
 
     /// The diffusion loss `‖ε − ε̂(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t, cond)‖²` on images `x0` in
@@ -316,12 +334,12 @@ impl DiffusionModel {
         let ids: Vec<i64> = idx.iter().zip(&drop).map(|(&i, &d)| if d { 0 } else { token_of[i] as i64 }).collect();
         let sel = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
         let x0 = (data.images.index_select(0, &sel).to_device(device) * 2.0 - 1.0).detach();
-        let cond = self.tokens.index_select(0, &Tensor::from_slice(&ids).to_device(device)).unsqueeze(1);
+        let cond = self.nets.tokens.index_select(0, &Tensor::from_slice(&ids).to_device(device)).unsqueeze(1);
         self.opt.zero_grad();
-        let loss = self.loss_with(&self.unet, &x0, &cond, &mut rng);
+        let loss = self.loss_with(&self.nets.unet, &x0, &cond, &mut rng);
         loss.backward();
         self.opt.step();
-        checkpoint::ema_update(&self.vs, &self.ema_vs, Some(checkpoint::ema_decay(self.cfg.training.ema, self.step)));
+        checkpoint::ema_update(&self.nets.vs, &self.nets.ema_vs, Some(checkpoint::ema_decay(self.cfg.training.ema, self.step)));
         self.step += 1;
         let l = loss.double_value(&[]);
         if !l.is_finite() {
@@ -404,7 +422,7 @@ impl DiffusionModel {
             let null = null.narrow(0, start, len);
             let x = sample_loop(&self.schedule, sampler, &[len, c, h, w], self.device(), true, &mut rng, |x, i| {
                 let t = Tensor::full([len], i as i64, (Kind::Int64, self.device()));
-                let unet = &self.ema_unet;
+                let unet = &self.nets.ema_unet;
                 if guidance == 1.0 {
                     unet.forward(x, &t, &cond)
                 } else if guidance == 0.0 {
@@ -447,7 +465,7 @@ impl DiffusionModel {
             step: self.step,
             history: self.history.clone(),
         };
-        checkpoint::save(dir.as_ref(), &[("model", &self.vs), ("ema", &self.ema_vs)], &[("opt", &self.opt)], &meta)
+        checkpoint::save(dir.as_ref(), &self.nets.stores(), &[("opt", &self.opt)], &meta)
     }
 
     /// Restore a checkpoint of [`Self::save`] written under the same settings.
@@ -468,7 +486,7 @@ impl DiffusionModel {
                 reason: format!("was written by a diffusion model with other settings or vocabulary ({}). Use another output folder or delete it", differences.join("; ")),
             });
         }
-        checkpoint::load(dir, &[("model", &self.vs), ("ema", &self.ema_vs)], &mut [("opt", &mut self.opt)])?;
+        checkpoint::load(dir, &self.nets.stores(), &mut [("opt", &mut self.opt)])?;
         self.step = meta.step;
         self.history = meta.history;
         Ok(())
@@ -477,7 +495,7 @@ impl DiffusionModel {
     /// Save the sampling weights alone (EMA UNet and tokens) to `path`, with
     /// `path.json` describing them — the form committed to `data/pretrained/`.
     pub fn export(&self, path: &Path, command: &str) -> Result<()> {
-        crate::io::write_safetensors(path, self.ema_vs.variables().into_iter().collect())?;
+        crate::io::write_safetensors(path, self.nets.ema_vs.variables().into_iter().collect())?;
         let info = PretrainedInfo {
             config: DiffusionConfig { run: RunSettings { out: None, progress: false, ..self.cfg.run.clone() }, ..self.cfg.clone() },
             shape: self.shape,
@@ -499,7 +517,7 @@ impl DiffusionModel {
             return Err(Error::NotFound { what: "pretrained diffusion weights".into(), searched: vec![path.to_path_buf()] });
         }
         let stored: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
-        for vs in [&model.vs, &model.ema_vs] {
+        for vs in [&model.nets.vs, &model.nets.ema_vs] {
             checkpoint::copy_into(vs, "", &stored).map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })?;
         }
         model.step = info.steps;

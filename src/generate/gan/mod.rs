@@ -207,20 +207,49 @@ struct CheckpointMeta {
 
 /// A conditional GAN: generator, discriminator, their optimisers and the EMA generator.
 pub struct Gan {
+    /// What it is (`arch`), how it learns (`training`) and how long and where (`run`).
     pub cfg: GanConfig,
     pub shape: [usize; 3],
     pub classes: usize,
+    /// The model: the networks and their weights.
+    pub nets: GanNets,
+    /// The optimisation state.
+    opt: GanOptimisers,
+    /// The run: generator updates done, and the losses and time so far.
+    pub step: usize,
+    pub history: GanHistory,
+}
+
+/// The model part of a [`Gan`]: generator, discriminator and the generator's moving
+/// average, each with the store that holds its weights.
+pub struct GanNets {
     g_vs: nn::VarStore,
     d_vs: nn::VarStore,
     ema_vs: nn::VarStore,
     pub generator: Generator,
     pub discriminator: Discriminator,
     ema: Generator,
-    opt_g: Adam,
-    opt_d: Adam,
-    /// Generator updates done.
-    pub step: usize,
-    pub history: GanHistory,
+}
+
+impl std::fmt::Debug for GanNets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |vs: &nn::VarStore| vs.trainable_variables().iter().map(|t| t.numel()).sum::<usize>();
+        write!(f, "GanNets(generator {} weights, discriminator {})", count(&self.g_vs), count(&self.d_vs))
+    }
+}
+
+impl GanNets {
+    /// The stores by the names a checkpoint gives them.
+    fn stores(&self) -> [(&'static str, &nn::VarStore); 3] {
+        [("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)]
+    }
+}
+
+/// The optimisation part of a [`Gan`]: one Adam per trained network, moments
+/// included (saved in checkpoints, so a resumed run continues exactly).
+struct GanOptimisers {
+    g: Adam,
+    d: Adam,
 }
 
 impl std::fmt::Debug for Gan {
@@ -247,17 +276,18 @@ impl Gan {
         checkpoint::ema_update(&g_vs, &ema_vs, None);
         let opt_g = Adam::new(&g_vs, cfg.training.lr_g, cfg.training.betas)?;
         let opt_d = Adam::new(&d_vs, cfg.training.lr_d, cfg.training.betas)?;
-        Ok(Gan { cfg, shape, classes, g_vs, d_vs, ema_vs, generator, discriminator, ema, opt_g, opt_d, step: 0, history: GanHistory::default() })
+        let nets = GanNets { g_vs, d_vs, ema_vs, generator, discriminator, ema };
+        Ok(Gan { cfg, shape, classes, nets, opt: GanOptimisers { g: opt_g, d: opt_d }, step: 0, history: GanHistory::default() })
     }
 
     /// Number of trainable weights of the generator and the discriminator.
     pub fn num_parameters(&self) -> (usize, usize) {
         let count = |vs: &nn::VarStore| vs.trainable_variables().iter().map(|t| t.numel()).sum();
-        (count(&self.g_vs), count(&self.d_vs))
+        (count(&self.nets.g_vs), count(&self.nets.d_vs))
     }
 
     pub fn device(&self) -> Device {
-        self.g_vs.device()
+        self.nets.g_vs.device()
     }
 
     /// The discriminator's loss on a batch of real images and labels and a batch of
@@ -265,8 +295,8 @@ impl Gan {
     pub fn d_loss(&self, real: &Tensor, real_labels: &Tensor, fake: &Tensor, fake_labels: &Tensor, rng: &mut AugRng) -> Tensor {
         let aug = |x: &Tensor, rng: &mut AugRng| if self.cfg.training.diff_augment { diff_augment(x, rng) } else { x.shallow_clone() };
         let (real_in, fake_in) = (aug(real, rng), aug(fake, rng));
-        let d_real = self.discriminator.forward(&real_in, real_labels, true);
-        let d_fake = self.discriminator.forward(&fake_in, fake_labels, true);
+        let d_real = self.nets.discriminator.forward(&real_in, real_labels, true);
+        let d_fake = self.nets.discriminator.forward(&fake_in, fake_labels, true);
         match self.cfg.training.loss {
             GanLoss::NonSaturating => (-&d_real).softplus().mean(Kind::Float) + d_fake.softplus().mean(Kind::Float),
             GanLoss::Hinge => (-&d_real + 1.0).relu().mean(Kind::Float) + (&d_fake + 1.0).relu().mean(Kind::Float),
@@ -275,7 +305,7 @@ impl Gan {
                 let eps = rng.uniform_tensor(&[n, 1, 1, 1], real.device());
                 let mixed = (&eps * real_in.detach() + (-&eps + 1.0) * fake_in.detach()).set_requires_grad(true);
                 // the penalty's labels: the real ones (the mix leans to whichever side eps picks)
-                let d_mixed = self.discriminator.forward(&mixed, real_labels, true);
+                let d_mixed = self.nets.discriminator.forward(&mixed, real_labels, true);
                 let grad = Tensor::run_backward(&[d_mixed.sum(Kind::Float)], &[&mixed], true, true).remove(0);
                 let norm = (grad.square().sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float) + 1e-12).sqrt();
                 d_fake.mean(Kind::Float) - d_real.mean(Kind::Float) + (norm - 1.0).square().mean(Kind::Float) * lambda
@@ -286,17 +316,17 @@ impl Gan {
     /// One discriminator update on the given batches (images in `[-1, 1]`); returns
     /// the loss before the update.
     pub fn discriminator_step(&mut self, real: &Tensor, real_labels: &Tensor, fake: &Tensor, fake_labels: &Tensor, rng: &mut AugRng) -> f64 {
-        self.opt_d.zero_grad();
+        self.opt.d.zero_grad();
         let loss = self.d_loss(real, real_labels, fake, fake_labels, rng);
         loss.backward();
-        self.opt_d.step();
+        self.opt.d.step();
         loss.double_value(&[])
     }
 
     /// The generator's loss on generated images (`[-1, 1]`) and their labels.
     pub fn g_loss(&self, fake: &Tensor, labels: &Tensor, rng: &mut AugRng) -> Tensor {
         let input = if self.cfg.training.diff_augment { diff_augment(fake, rng) } else { fake.shallow_clone() };
-        let d = self.discriminator.forward(&input, labels, true);
+        let d = self.nets.discriminator.forward(&input, labels, true);
         match self.cfg.training.loss {
             GanLoss::NonSaturating => (-d).softplus().mean(Kind::Float),
             GanLoss::Hinge | GanLoss::WganGp { .. } => -d.mean(Kind::Float),
@@ -322,20 +352,20 @@ impl Gan {
             let real = (data.images.index_select(0, &idx).to_device(device) * 2.0 - 1.0).detach();
             let labels = data.labels.index_select(0, &idx).to_device(device);
             let z = self.noise(b, &mut rng);
-            let fake = tch::no_grad(|| self.generator.forward(&z, &labels, true));
+            let fake = tch::no_grad(|| self.nets.generator.forward(&z, &labels, true));
             d_total += self.discriminator_step(&real, &labels, &fake, &labels, &mut rng);
         }
         let labels: Vec<i64> = rng.below(b as usize, self.classes).into_iter().map(|i| i as i64).collect();
         let labels = Tensor::from_slice(&labels).to_device(device);
         let z = self.noise(b, &mut rng);
-        self.opt_g.zero_grad();
-        let fake = self.generator.forward(&z, &labels, true);
+        self.opt.g.zero_grad();
+        let fake = self.nets.generator.forward(&z, &labels, true);
         let g = self.g_loss(&fake, &labels, &mut rng);
         g.backward();
-        self.opt_g.step();
+        self.opt.g.step();
         // the discriminator's gradients from the generator's update are not used
-        self.opt_d.zero_grad();
-        checkpoint::ema_update(&self.g_vs, &self.ema_vs, self.cfg.training.ema.map(|d| checkpoint::ema_decay(d, self.step)));
+        self.opt.d.zero_grad();
+        checkpoint::ema_update(&self.nets.g_vs, &self.nets.ema_vs, self.cfg.training.ema.map(|d| checkpoint::ema_decay(d, self.step)));
         self.step += 1;
         let d = d_total / self.cfg.training.d_steps as f64;
         let g = g.double_value(&[]);
@@ -409,7 +439,7 @@ impl Gan {
             return;
         }
         tch::no_grad(|| {
-            for (name, v) in self.ema_vs.variables() {
+            for (name, v) in self.nets.ema_vs.variables() {
                 let mut v = v.shallow_clone();
                 if name.ends_with("running_mean") {
                     let _ = v.zero_();
@@ -423,7 +453,7 @@ impl Gan {
             let labels: Vec<i64> = rng.below(64, self.classes).into_iter().map(|c| c as i64).collect();
             let y = Tensor::from_slice(&labels).to_device(self.device());
             let z = self.noise(64, &mut rng);
-            let _ = tch::no_grad(|| self.ema.forward(&z, &y, true));
+            let _ = tch::no_grad(|| self.nets.ema.forward(&z, &y, true));
         }
     }
 
@@ -440,7 +470,7 @@ impl Gan {
         }
         let labels: Vec<i64> = classes.iter().flat_map(|&c| std::iter::repeat(c).take(n_per_class)).collect();
         let mut rng = AugRng::new(crate::derive_seed(seed, "gan-sample"));
-        let g = if self.cfg.training.ema.is_some() { &self.ema } else { &self.generator };
+        let g = if self.cfg.training.ema.is_some() { &self.nets.ema } else { &self.nets.generator };
         let mut out = Vec::new();
         for chunk in labels.chunks(256) {
             let y = Tensor::from_slice(chunk).to_device(self.device());
@@ -473,7 +503,7 @@ impl Gan {
             step: self.step,
             history: self.history.clone(),
         };
-        checkpoint::save(dir.as_ref(), &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)], &meta)
+        checkpoint::save(dir.as_ref(), &self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)], &meta)
     }
 
     /// Restore a checkpoint written by [`Gan::save`] under the same settings.
@@ -491,7 +521,7 @@ impl Gan {
                 reason: format!("was written by a GAN with other settings ({}). Use another output folder or delete it", differences.join("; ")),
             });
         }
-        checkpoint::load(dir, &[("g", &self.g_vs), ("d", &self.d_vs), ("ema", &self.ema_vs)], &mut [("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)])?;
+        checkpoint::load(dir, &self.nets.stores(), &mut [("opt_g", &mut self.opt.g), ("opt_d", &mut self.opt.d)])?;
         self.step = meta.step;
         self.history = meta.history;
         Ok(())
