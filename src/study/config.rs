@@ -195,7 +195,7 @@ impl Op {
     /// brightness and the affine's fractions do not depend on the size. On 28×28
     /// nothing changes.
     pub fn build(&self, height: i64, width: i64) -> Result<Box<dyn Augment>> {
-        let scale = height.min(width) as f64 / 28.0;
+        let scale = height.min(width) as f64 / REFERENCE_SIDE as f64;
         Ok(match *self {
             Op::Crop { padding } => Box::new(RandomCrop::new(height, width).padding((padding as f64 * scale).round() as i64).build()?),
             Op::Rotate { degrees } => {
@@ -216,6 +216,13 @@ impl Op {
         })
     }
 }
+
+/// The image side, in pixels, that [`Op`] parameters are stated for (Fashion-MNIST's
+/// 28): pixel-counted parameters scale with the data's shorter side over it. Because
+/// the unit is defined here, [`StudyConfig::check`] can check every operation before
+/// any data is read by building it at this size; `check_data` builds it again at the
+/// data's own size.
+pub const REFERENCE_SIDE: i64 = 28;
 
 /// One arm of the study: no augmentation, a combination of operations applied in
 /// order, or an automatic policy.
@@ -584,7 +591,7 @@ impl StudyConfig {
         // parameters before any data is read; `check_data` builds them again at the
         // data's own size.
         for m in self.methods() {
-            m.pipeline(28, 28)?;
+            m.pipeline(REFERENCE_SIDE, REFERENCE_SIDE)?;
         }
         Ok(())
     }

@@ -75,7 +75,7 @@
 
 mod config;
 
-pub use config::{methods, DiffusionArm, GanArm, Method, Op, StableDiffusionArm, StudyConfig, StudyData, StudyProtocol};
+pub use config::{methods, DiffusionArm, GanArm, Method, Op, StableDiffusionArm, StudyConfig, StudyData, StudyProtocol, REFERENCE_SIDE};
 pub use crate::experiment::{discard_results, ExperimentSummary, RunRow, CONFIG_FILE, RESULTS_FILE};
 
 use crate::data::ImageDataset;
