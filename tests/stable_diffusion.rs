@@ -314,6 +314,11 @@ fn sampling_to_a_folder_resumes_to_the_same_files() {
     let back = Tensor::from_slice(png.as_raw()).view([32, 32, 3]).permute([2, 0, 1]).to_kind(Kind::Float) / 255.0;
     let diff = (back - img).abs().max().double_value(&[]);
     assert!(diff <= 0.5 / 255.0 + 1e-6, "PNG differs from the sample by {diff}");
+    // starting latents of the wrong shape are an error, not a panic
+    let msg = err_of(sd.sample_from("a toy", &Tensor::zeros([1, 3, side, side], (Kind::Float, Device::Cpu)), &opts));
+    assert!(msg.contains("starting latents"), "{msg}");
+    let msg = err_of(sd.sample_from("a toy", &Tensor::zeros([4, side, side], (Kind::Float, Device::Cpu)), &opts));
+    assert!(msg.contains("starting latents"), "{msg}");
     // another prompt in the same folder is refused, naming the file
     let msg = err_of(sd.sample_to_folder("a toy", 5, 2, &opts, &[], &whole, false));
     assert!(msg.contains("samples.json") && msg.contains("another run"), "{msg}");

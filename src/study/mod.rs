@@ -313,9 +313,8 @@ fn arm_classes(subset: &ImageDataset, class: &Option<String>, what: &str) -> Res
 /// pictures from a Stable Diffusion checkpoint prompted by a token learned on the
 /// run's own images of that class.
 fn add_stable_diffusion_samples(subset: &ImageDataset, arm: &StableDiffusionArm, n: usize, seed: u64, device: tch::Device) -> Result<ImageDataset> {
-    use crate::generate::stable_diffusion::{picture_latents, to_dataset_shape, training_pictures, InversionConfig as SdInversion, SampleOptions, StableDiffusion, TextualInversion};
-    let kind = if device == tch::Device::Cpu { tch::Kind::Float } else { tch::Kind::Half };
-    let mut sd = StableDiffusion::open(&arm.model, device, kind)?;
+    use crate::generate::stable_diffusion::{to_dataset_shape, training_pictures, InversionConfig as SdInversion, SampleOptions, StableDiffusion, TextualInversion};
+    let mut sd = StableDiffusion::open(&arm.model, device, StableDiffusion::default_kind(device))?;
     let resolution = arm.resolution.unwrap_or_else(|| sd.native_resolution());
     let classes = arm_classes(subset, &arm.class, "stable-diffusion class")?;
     let labels = subset.labels_vec();
@@ -347,13 +346,9 @@ fn add_stable_diffusion_samples(subset: &ImageDataset, arm: &StableDiffusionArm,
         let prompt = format!("a photo of {}", inversion.config().placeholder);
         sd = inversion.into_model();
         let opts = SampleOptions { steps: arm.sample_steps, guidance: arm.guidance, negative_prompt: String::new(), size: (resolution, resolution), seed: crate::derive_seed(seed, &tag("study-sd-sample")) };
-        let shape = [sd.unet.config().in_channels, resolution / sd.vae.downscale(), resolution / sd.vae.downscale()];
         let count = arm.ratio * n;
-        let mut pictures = vec![];
-        for start in (0..count).step_by(arm.batch) {
-            let latents: Vec<Tensor> = (start..count.min(start + arm.batch)).map(|i| picture_latents(opts.seed, i, shape)).collect();
-            pictures.push(sd.sample_from(&prompt, &Tensor::cat(&latents, 0), &opts)?);
-        }
+        let indices: Vec<usize> = (0..count).collect();
+        let pictures = indices.chunks(arm.batch).map(|chunk| sd.sample_pictures(&prompt, chunk, &opts)).collect::<Result<Vec<_>>>()?;
         let images = to_dataset_shape(&Tensor::cat(&pictures, 0), subset.image_shape())?;
         let made = ImageDataset::new(images, Tensor::full([count as i64], class as i64, (tch::Kind::Int64, tch::Device::Cpu)), subset.class_names.clone())?;
         synthetic = mix_real_synthetic(&synthetic, &made)?;

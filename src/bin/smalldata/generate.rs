@@ -37,8 +37,7 @@ impl SdSampling {
     fn open(&self, model: &std::path::Path) -> smalldata::Result<StableDiffusion> {
         let device = smalldata::device::device()?;
         let kind = match self.dtype.as_deref() {
-            None if device == tch::Device::Cpu => tch::Kind::Float,
-            None => tch::Kind::Half,
+            None => StableDiffusion::default_kind(device),
             Some("float32") => tch::Kind::Float,
             Some("float16") => tch::Kind::Half,
             Some("bfloat16") => tch::Kind::BFloat16,

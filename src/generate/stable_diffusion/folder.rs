@@ -68,6 +68,18 @@ impl StableDiffusion {
         }
     }
 
+    /// Pictures `indices` of the run `opts` describes, `[len, 3, H, W]` in [0, 1]: each
+    /// from [`picture_latents`]`(opts.seed, i, …)`, sampled together as one batch.
+    pub fn sample_pictures(&self, prompt: &str, indices: &[usize], opts: &SampleOptions) -> Result<Tensor> {
+        let f = self.vae.downscale();
+        let shape = [self.unet.config().in_channels, opts.size.0 / f, opts.size.1 / f];
+        let latents: Vec<Tensor> = indices.iter().map(|&i| picture_latents(opts.seed, i, shape)).collect();
+        if latents.is_empty() {
+            return Err(Error::invalid("number of pictures", 0, "must be at least 1"));
+        }
+        self.sample_from(prompt, &Tensor::cat(&latents, 0), opts)
+    }
+
     /// Writes `n` pictures for `prompt` to `out` as `00000.png`, `00001.png`, … in
     /// batches of `batch`, with `samples.json` recording the prompt, the options, the
     /// model and `embeddings` (the inversion files the caller loaded). Picture `i`
@@ -106,8 +118,6 @@ impl StableDiffusion {
         }
         let files: Vec<PathBuf> = (0..n).map(|i| out.join(format!("{i:05}.png"))).collect();
         let todo: Vec<usize> = (0..n).filter(|&i| !files[i].is_file()).collect();
-        let f = self.vae.downscale();
-        let shape = [self.unet.config().in_channels, opts.size.0 / f, opts.size.1 / f];
         let bar = Progress::new(n as u64, progress, "sampling");
         bar.set_position((n - todo.len()) as u64);
         let start = std::time::Instant::now();
@@ -116,8 +126,7 @@ impl StableDiffusion {
         // one (batched products sum in another order when the batch changes)
         let indices: Vec<usize> = (0..n).collect();
         for chunk in indices.chunks(batch).filter(|c| c.iter().any(|&i| !files[i].is_file())) {
-            let latents: Vec<Tensor> = chunk.iter().map(|&i| picture_latents(opts.seed, i, shape)).collect();
-            let images = self.sample_from(prompt, &Tensor::cat(&latents, 0), opts)?;
+            let images = self.sample_pictures(prompt, chunk, opts)?;
             for (k, &i) in chunk.iter().enumerate().filter(|(_, &i)| !files[i].is_file()) {
                 write_atomic(&files[i], &png_bytes(&images.get(k as i64))?)?;
                 bar.step_with(format!("{}", files[i].display()));

@@ -147,6 +147,12 @@ impl StableDiffusion {
         Ok(StableDiffusion { dir: dir.into(), tokenizer, text_encoder, unet, vae, scheduler, added: None, stores: vec![te_vs, unet_vs, vae_vs], device, kind })
     }
 
+    /// The dtype [`StableDiffusion::open`] is given by default: float32 on the CPU,
+    /// float16 on CUDA (half the memory of the UNet and VAE).
+    pub fn default_kind(device: Device) -> Kind {
+        if device == Device::Cpu { Kind::Float } else { Kind::Half }
+    }
+
     /// The folder it was read from.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -221,7 +227,10 @@ impl StableDiffusion {
         if id < 0 || id >= base + added {
             return Err(Error::invalid("token id", id, format!("must be below {}", base + added)));
         }
-        Ok(if id < base { self.text_encoder.token_table().get(id).detach().copy() } else { self.added.as_ref().expect("checked").get(id - base).copy() })
+        Ok(match &self.added {
+            Some(rows) if id >= base => rows.get(id - base).copy(),
+            _ => self.text_encoder.token_table().get(id).detach().copy(),
+        })
     }
 
     /// Token ids `[B, max_length]` of `prompts`, padded as the pipeline pads them.
@@ -303,7 +312,14 @@ impl StableDiffusion {
 
     /// [`StableDiffusion::sample`] from given starting latents `[n, 4, h, w]`.
     pub fn sample_from(&self, prompt: &str, start: &Tensor, opts: &SampleOptions) -> Result<Tensor> {
-        let n = start.size()[0];
+        let size = start.size();
+        let lat = self.unet.config().in_channels;
+        let [n, c, _, _] = size[..] else {
+            return Err(Error::shape("starting latents", format!("[n, {lat}, h, w]"), format!("{size:?}")));
+        };
+        if c != lat {
+            return Err(Error::shape("starting latents", format!("[n, {lat}, h, w]"), format!("{size:?}")));
+        }
         let timesteps = self.scheduler.ddim_timesteps(opts.steps)?;
         let prompt = self.expand_prompt(prompt);
         let negative = self.expand_prompt(&opts.negative_prompt);
