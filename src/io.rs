@@ -29,7 +29,32 @@ pub fn write_safetensors(path: &Path, named: Vec<(String, tch::Tensor)>) -> Resu
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     tch::Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)
+}
+
+/// Read every tensor of a safetensors file, with errors that name the file.
+pub fn read_safetensors(path: &Path) -> Result<Vec<(String, tch::Tensor)>> {
+    let bytes = std::fs::read(path).at(path)?;
+    parse_safetensors(&bytes, path)
+}
+
+/// Parse the bytes of a safetensors file; `origin` names the source in errors.
+///
+/// The header is checked before anything is allocated for a tensor: each tensor's
+/// byte range must lie inside the file and match its shape × dtype, so a header that
+/// claims a 10^12-byte tensor in a small file is an error, not an allocation. The
+/// dtypes are those torch can hold (floats, signed integers, u8, bool).
+pub fn parse_safetensors(bytes: &[u8], origin: &Path) -> Result<Vec<(String, tch::Tensor)>> {
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| crate::Error::format(origin, format!("not a valid safetensors file: {e:?}")))?;
+    let mut out = Vec::new();
+    for (name, view) in file.tensors() {
+        let dtype = view.dtype();
+        let tensor = tch::Tensor::try_from(view).map_err(|e| crate::Error::format(origin, format!("tensor {name:?} of dtype {dtype:?}: {e}")))?;
+        out.push((name, tensor));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 /// Exclusive use of an output folder for as long as the value lives.

@@ -15,6 +15,7 @@ pub mod io;
 pub mod params;
 pub mod plot;
 pub mod prelude;
+pub mod readers;
 pub mod study;
 pub mod tabular;
 pub mod train;

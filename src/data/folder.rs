@@ -20,6 +20,47 @@ use crate::{Error, Result};
 use image::imageops::FilterType;
 use std::path::{Path, PathBuf};
 
+/// The largest side a picture may have: 16,384 pixels.
+pub const MAX_PICTURE_SIDE: u32 = 16_384;
+/// The most memory one decoded picture may take: 512 MiB.
+pub const MAX_PICTURE_BYTES: u64 = 512 << 20;
+
+/// Decoder limits for a user's pictures ([`MAX_PICTURE_SIDE`], [`MAX_PICTURE_BYTES`]):
+/// a file whose header claims 100,000 × 100,000 pixels is refused from its header,
+/// before anything is allocated for its pixels.
+pub fn picture_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PICTURE_SIDE);
+    limits.max_image_height = Some(MAX_PICTURE_SIDE);
+    limits.max_alloc = Some(MAX_PICTURE_BYTES);
+    limits
+}
+
+/// Decode one picture from the bytes of its file (any format the folder reader takes)
+/// and bring it to `size` (width, height; bilinear) and `channels` (1 or 3): `C·H·W`
+/// bytes, channels first. `origin` names the file in errors.
+pub fn decode_picture(bytes: &[u8], origin: &Path, size: (u32, u32), channels: usize) -> Result<Vec<u8>> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().at(origin)?;
+    reader.limits(picture_limits());
+    let img = reader.decode().map_err(|e| Error::Image { path: origin.to_path_buf(), reason: e.to_string() })?;
+    Ok(to_chw(img, size, channels))
+}
+
+/// Resize and convert a decoded picture to `C·H·W` bytes.
+fn to_chw(img: image::DynamicImage, (w, h): (u32, u32), channels: usize) -> Vec<u8> {
+    let img = img.resize_exact(w, h, FilterType::Triangle);
+    if channels == 1 {
+        img.to_luma8().into_raw()
+    } else {
+        let rgb = img.to_rgb8().into_raw();
+        let mut out = Vec::with_capacity(rgb.len());
+        for c in 0..3 {
+            out.extend(rgb.iter().skip(c).step_by(3));
+        }
+        out
+    }
+}
+
 /// How to read an image folder. `None` means "what the images are": the size is
 /// the median side of all images (capped at `max_side`, square output) and the
 /// channels are 3 when any image has colour, else 1.
@@ -182,10 +223,9 @@ fn resolve<'a>(cfg: &FolderConfig, files: impl Iterator<Item = &'a PathBuf>) -> 
     let mut colour = false;
     let mut skipped = std::collections::BTreeMap::new();
     for file in files {
-        let header = image::ImageReader::open(file)
-            .at(file)?
-            .with_guessed_format()
-            .at(file)?
+        let mut reader = image::ImageReader::open(file).at(file)?.with_guessed_format().at(file)?;
+        reader.limits(picture_limits());
+        let header = reader
             .into_decoder()
             .map(|d| (image::ImageDecoder::dimensions(&d), image::ImageDecoder::color_type(&d)))
             .and_then(|(dims, ct)| if dims.0 == 0 || dims.1 == 0 { Err(image::ImageError::Limits(image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError))) } else { Ok((dims, ct)) });
@@ -214,30 +254,19 @@ fn resolve<'a>(cfg: &FolderConfig, files: impl Iterator<Item = &'a PathBuf>) -> 
 
 fn decode_all(files: &[Vec<PathBuf>], names: &[String], skip: &std::collections::BTreeMap<PathBuf, String>, size: (u32, u32), channels: usize) -> Result<ImageDataset> {
     let (w, h) = size;
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
+    // one picture at a time: only its file and the resized bytes of those before it
+    // are held, never all originals
+    let total: usize = files.iter().flatten().filter(|f| !skip.contains_key(*f)).count();
+    let mut pixels = Vec::with_capacity(total * channels * h as usize * w as usize);
+    let mut labels = Vec::with_capacity(total);
     for (label, class) in files.iter().enumerate() {
         let kept: Vec<&PathBuf> = class.iter().filter(|f| !skip.contains_key(*f)).collect();
         if kept.is_empty() {
             return Err(Error::invalid("class", &names[label], "every image of this class was unreadable and skipped"));
         }
         for file in kept {
-            let img = image::ImageReader::open(file)
-                .at(file)?
-                .with_guessed_format()
-                .at(file)?
-                .decode()
-                .map_err(|e| Error::Image { path: file.clone(), reason: e.to_string() })?;
-            let img = img.resize_exact(w, h, FilterType::Triangle);
-            if channels == 1 {
-                pixels.extend(img.to_luma8().into_raw());
-            } else {
-                // HWC → CHW
-                let rgb = img.to_rgb8().into_raw();
-                for c in 0..3 {
-                    pixels.extend(rgb.iter().skip(c).step_by(3));
-                }
-            }
+            let bytes = std::fs::read(file).at(file)?;
+            pixels.extend(decode_picture(&bytes, file, size, channels)?);
             labels.push(label as i64);
         }
     }

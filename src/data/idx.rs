@@ -38,15 +38,18 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     parse_idx(&bytes, path)
 }
 
+/// The largest IDX payload read: 4 GiB (the full MNIST training images are 47 MB).
+pub const MAX_IDX_BYTES: usize = 1 << 32;
+
 /// Parse IDX bytes (gzip-compressed or raw). `origin` names the source in errors.
+///
+/// A gzip stream is decompressed only as far as its header promises (and at most
+/// [`MAX_IDX_BYTES`]), so a compressed file that expands without end is refused after
+/// one byte too many, not read into memory.
 pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
     let raw;
     let bytes = if bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(origin, format!("gzip stream is corrupt or truncated: {e}")))?;
-        raw = out;
+        raw = gunzip_idx(bytes, origin)?;
         &raw[..]
     } else {
         bytes
@@ -79,6 +82,9 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| Error::format(origin, format!("dimensions {dims:?} overflow")))?;
+    if expected > MAX_IDX_BYTES {
+        return Err(Error::format(origin, format!("dimensions {dims:?} claim {expected} data bytes, more than the {MAX_IDX_BYTES}-byte limit")));
+    }
     let got = bytes.len() - header_len;
     if got != expected {
         let what = if got < expected { "truncated" } else { "has trailing bytes" };
@@ -88,6 +94,30 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<IdxArray> {
         ));
     }
     Ok(IdxArray { dims, data: bytes[header_len..].to_vec() })
+}
+
+/// Decompress a gzip-compressed IDX file: the 4-byte magic, the dimensions, then no
+/// more than the data they promise plus one byte (enough to tell "trailing bytes").
+fn gunzip_idx(compressed: &[u8], origin: &Path) -> Result<Vec<u8>> {
+    let corrupt = |e: std::io::Error| Error::format(origin, format!("gzip stream is corrupt or truncated: {e}"));
+    let mut stream = flate2::read::GzDecoder::new(compressed);
+    let mut out = Vec::new();
+    (&mut stream).take(4).read_to_end(&mut out).map_err(corrupt)?;
+    if out.len() < 4 {
+        return Ok(out); // too short: the caller says so
+    }
+    let ndim = out[3] as u64;
+    (&mut stream).take(4 * ndim).read_to_end(&mut out).map_err(corrupt)?;
+    if out.len() < 4 + 4 * ndim as usize {
+        return Ok(out);
+    }
+    let promised = out[4..]
+        .chunks_exact(4)
+        .try_fold(1u64, |acc, c| acc.checked_mul(u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64))
+        .unwrap_or(u64::MAX)
+        .min(MAX_IDX_BYTES as u64);
+    (&mut stream).take(promised + 1).read_to_end(&mut out).map_err(corrupt)?;
+    Ok(out)
 }
 
 /// Encode an IDX array as raw (uncompressed) bytes; the inverse of [`parse_idx`].

@@ -62,10 +62,9 @@ impl ImageDataset {
         if pixels.len() != n * c * h * w {
             return Err(Error::shape("pixel buffer", n * c * h * w, pixels.len()));
         }
-        let images = Tensor::from_slice(pixels)
-            .view([n as i64, c as i64, h as i64, w as i64])
-            .to_kind(Kind::Float)
-            / 255.0;
+        // scaled in place: the bytes and the floats, never two float copies
+        let mut images = Tensor::from_slice(pixels).view([n as i64, c as i64, h as i64, w as i64]).to_kind(Kind::Float);
+        let _ = images.g_div_scalar_(255.0);
         Self::new(images, Tensor::from_slice(labels), class_names)
     }
 

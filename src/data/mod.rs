@@ -28,7 +28,7 @@ pub use batch::{batch_indices, Batches};
 pub use cifar::{cifar10, parse_cifar10, read_cifar10_batch, CIFAR10_CLASSES};
 pub use convert::{array_to_tensor, images_to_linfa, pixels, tensor_to_array1, tensor_to_array2, tensor_to_arrayd};
 pub use digits::{digits, parse_digits_csv};
-pub use folder::{image_folder, image_folder_train_test, read_image_folder, FolderConfig, FolderReport};
+pub use folder::{decode_picture, image_folder, image_folder_train_test, picture_limits, read_image_folder, FolderConfig, FolderReport, MAX_PICTURE_BYTES, MAX_PICTURE_SIDE};
 pub use images::{classes_subset, to_u8_bytes, DatasetSummary, ImageDataset};
 pub use mnist::{
     fashion_dir, fashion_mnist, fashion_mnist_embedded, fashion_search_path, load_mnist_dir, TrainTest, DATA_ENV, DEBIAN_FASHION_DIR,

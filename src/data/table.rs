@@ -115,7 +115,13 @@ impl Table {
     pub fn from_csv(path: impl AsRef<Path>, target: &str, missing: Missing) -> Result<Table> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(file);
+        Self::from_csv_reader(file, path, target, missing)
+    }
+
+    /// [`Table::from_csv`] on any reader (the bytes of a CSV file); `path` names the
+    /// source in errors.
+    pub fn from_csv_reader(input: impl std::io::Read, path: &Path, target: &str, missing: Missing) -> Result<Table> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(input);
         let err = |row: usize, column: &str, reason: String| Error::Csv { path: path.into(), row, column: column.to_string(), reason };
         let header: Vec<String> = reader.headers().map_err(|e| err(0, "", e.to_string()))?.iter().map(str::to_string).collect();
         let Some(t) = header.iter().position(|h| h == target) else {

@@ -93,6 +93,6 @@ pub use engine::{
 };
 pub use protocol::{protocol_hash, Protocol};
 pub use report::{charts, write_report, ReportInfo};
-pub use results::{discard_results, Metric, ResultsFile, Row, RunRow, Scores};
+pub use results::{discard_results, parse_rows, Metric, ResultsFile, Row, RunRow, Scores};
 pub use summary::{html_escape, html_table, summarize, ArmSummary, Best, ExperimentSummary, MetricSummary, LEVEL};
 pub use tasks::{ImageDraw, ImageTask, TableDraw, TableTask};

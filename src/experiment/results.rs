@@ -259,8 +259,10 @@ impl<R: Row> ResultsFile<R> {
     }
 }
 
-/// Parse complete lines; return the rows and the byte length of the good prefix.
-fn parse_rows<R: Row>(path: &Path, bytes: &[u8]) -> Result<(Vec<R>, usize)> {
+/// Parse the bytes of a results file as [`ResultsFile::open`] reads them: the complete
+/// rows (one per key) and the byte length of the good prefix, which excludes an
+/// unfinished last line. `path` names the file in errors.
+pub fn parse_rows<R: Row>(path: &Path, bytes: &[u8]) -> Result<(Vec<R>, usize)> {
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
     let mut offset = 0;

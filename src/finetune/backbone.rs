@@ -8,7 +8,7 @@
 use super::lora::{ConvAdapter, LoraConfig};
 use crate::train::ResNetBackbone;
 use crate::{Error, Result};
-use tch::{nn, Tensor};
+use tch::nn;
 
 /// Which layers get adapters, chosen by name as peft's `target_modules` chooses them:
 /// a list of names, each matching a layer whose dotted name is that name or ends in
@@ -105,7 +105,7 @@ pub struct LoadReport {
 /// `None`). A tensor whose shape differs from its variable's is an error naming the
 /// key and both shapes; with `strict`, missing or unexpected keys are errors too.
 pub fn load_weights(vs: &nn::VarStore, file: &std::path::Path, rename: impl Fn(&str) -> Option<String>, strict: bool) -> Result<LoadReport> {
-    let mut tensors = Tensor::read_safetensors(file).map_err(|e| Error::Format { path: file.to_path_buf(), reason: e.to_string() })?;
+    let mut tensors = crate::io::read_safetensors(file)?;
     // in name order, so that the first misshaped key reported is the same every time
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let vars = vs.variables();

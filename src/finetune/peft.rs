@@ -215,7 +215,7 @@ pub fn load_adapter(dir: &Path, vit: &mut Vit, adapters: &nn::Path, classifier: 
     let config: PeftConfig = serde_json::from_str(&text).map_err(|e| Error::format(&config_path, format!("is not a peft LoRA config: {e}")))?;
     config.check().map_err(|e| Error::format(&config_path, e.to_string()))?;
     vit.add_lora(&config.target_modules, adapters, config.lora(), 0)?;
-    let tensors = Tensor::read_safetensors(&file).map_err(|e| Error::format(&file, e.to_string()))?;
+    let tensors = crate::io::read_safetensors(&file)?;
     let mut slots: BTreeMap<String, Tensor> = BTreeMap::new();
     for l in vit.linears() {
         if let Some(a) = &l.adapter {

@@ -67,7 +67,15 @@ pub(crate) fn differences<T: serde::Serialize + PartialEq>(part: &str, there: &T
 pub(crate) const TENSORS: &str = "checkpoint.safetensors";
 pub(crate) const META: &str = "checkpoint.json";
 
+/// The tensor of a checkpoint that holds its metadata (the JSON's UTF-8 bytes).
+const META_TENSOR: &str = "__meta__/json";
+
 /// Write `stores` (each under its prefix), `optimizers` and `meta` into `dir`.
+///
+/// The metadata travels inside the tensor file (as the bytes of [`META_TENSOR`]), so
+/// one rename replaces the whole checkpoint: a kill at any moment leaves either the
+/// old checkpoint or the new one, never the step of one with the weights of the other.
+/// `checkpoint.json` is a copy written afterwards, for people to read.
 pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)], meta: &M) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;
     let mut named: Vec<(String, Tensor)> = Vec::new();
@@ -77,9 +85,10 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
     for (prefix, opt) in optimizers {
         named.extend(opt.state(prefix));
     }
-    // the metadata first, the tensors last: a checkpoint whose tensors exist is complete
-    crate::io::write_atomic(&dir.join(META), serde_json::to_string_pretty(meta)?.as_bytes())?;
-    crate::io::write_safetensors(&dir.join(TENSORS), named)
+    let json = serde_json::to_string_pretty(meta)?;
+    named.push((META_TENSOR.into(), Tensor::from_slice(json.as_bytes())));
+    crate::io::write_safetensors(&dir.join(TENSORS), named)?;
+    crate::io::write_atomic(&dir.join(META), json.as_bytes())
 }
 
 /// Create the output folder `out` (when there is one) and return it if it holds a
@@ -90,21 +99,25 @@ pub(crate) fn to_resume(out: Option<&Path>, step: usize) -> Result<Option<std::p
     Ok((step == 0 && out.join(TENSORS).exists()).then(|| out.to_path_buf()))
 }
 
-/// Read the JSON companion of the checkpoint in `dir`.
+/// Read the metadata of the checkpoint in `dir` (from inside its tensor file).
 pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(dir: &Path) -> Result<M> {
     let path = dir.join(TENSORS);
     if !path.exists() {
         return Err(Error::NotFound { what: "checkpoint".into(), searched: vec![path] });
     }
-    let meta_path = dir.join(META);
-    serde_json::from_str(&std::fs::read_to_string(&meta_path).at(&meta_path)?).map_err(|e| Error::Format { path: meta_path, reason: e.to_string() })
+    let stored = crate::io::read_safetensors(&path)?;
+    let Some((_, bytes)) = stored.iter().find(|(k, _)| k == META_TENSOR) else {
+        return Err(Error::Format { path, reason: format!("no {META_TENSOR:?} tensor (a checkpoint from an older smalldata?); delete the folder to start afresh") });
+    };
+    let bytes = Vec::<u8>::try_from(bytes.flatten(0, -1))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Format { path, reason: format!("{META_TENSOR}: {e}") })
 }
 
 /// Copy every variable of `stores` and the state of `optimizers` from the checkpoint
 /// in `dir`; a missing or misshaped tensor is an error naming it and the file.
 pub(crate) fn load(dir: &Path, stores: &[(&str, &nn::VarStore)], optimizers: &mut [(&str, &mut Adam)]) -> Result<()> {
     let path = dir.join(TENSORS);
-    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(&path)?.into_iter().collect();
+    let stored: HashMap<String, Tensor> = crate::io::read_safetensors(&path)?.into_iter().collect();
     let fail = |e: Error| Error::Format { path: path.clone(), reason: e.to_string() };
     for (prefix, vs) in stores {
         copy_into(vs, prefix, &stored).map_err(fail)?;
@@ -123,6 +136,9 @@ pub(crate) fn copy_into(vs: &nn::VarStore, prefix: &str, stored: &HashMap<String
             let src = stored.get(&key).ok_or_else(|| Error::invalid("tensor", &key, "is missing"))?;
             if src.size() != v.size() {
                 return Err(Error::shape(key, format!("{:?}", v.size()), format!("{:?}", src.size())));
+            }
+            if src.kind() != v.kind() {
+                return Err(Error::shape(format!("{key} dtype"), format!("{:?}", v.kind()), format!("{:?}", src.kind())));
             }
             v.shallow_clone().copy_(&src.to_device(v.device()));
         }

@@ -185,7 +185,7 @@ impl Classifier {
         if !path.exists() {
             return Err(Error::NotFound { what: "checkpoint".into(), searched: vec![path.to_path_buf()] });
         }
-        let stored: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+        let stored: std::collections::HashMap<String, Tensor> = crate::io::read_safetensors(path)?.into_iter().collect();
         let mut weights = Vec::new();
         for name in self.vs.variables().keys() {
             let t = stored

@@ -2,7 +2,7 @@
 //! classes 0–8 (ankle boots never shown), and textual inversion of "ankle boot" from a
 //! few of its images, judged by the classifier trained on all real classes.
 
-use super::{assign_tokens, textual_inversion, DiffusionConfig, DiffusionModel, InversionConfig, LearnedToken, Sampler, Vocabulary};
+use super::{assign_tokens, textual_inversion_resumable, InversionCheckpoints, DiffusionConfig, DiffusionModel, InversionConfig, LearnedToken, Sampler, Vocabulary};
 use crate::data::{fashion_mnist, ImageDataset};
 use crate::error::IoContext;
 use crate::evaluate::fmi_label_agreement;
@@ -165,10 +165,13 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
     let concept = data.train.select(&pick[..cfg.images.min(pick.len())])?;
     let concept = ImageDataset::new(concept.images, Tensor::zeros([concept.labels.size()[0]], (Kind::Int64, Device::Cpu)), vec!["concept".into()])?;
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
+    let _lock = crate::io::OutputLock::acquire(&cfg.out)?;
 
+    // A killed run continues from its last checkpoint (every 20 steps) and learns the same token.
+    let checkpoints = InversionCheckpoints { dir: cfg.out.join("inversion_checkpoint"), every: 20 };
     let (learned, history) = match &cfg.token {
         Some(path) => (LearnedToken::load(path)?, Default::default()),
-        None => textual_inversion(&model, &concept, &cfg.inversion)?,
+        None => textual_inversion_resumable(&model, &concept, &cfg.inversion, Some(&checkpoints))?,
     };
     learned.save(&cfg.out.join(format!("{}.safetensors", cfg.inversion.placeholder.trim_matches(['<', '>']))))?;
 

@@ -28,7 +28,7 @@ pub use experiment::{
     PRETRAINED_DIFFUSION,
 };
 pub use schedule::{sample_loop, NoiseSchedule, Sampler, ScheduleKind};
-pub use textual_inversion::{textual_inversion, InversionConfig, InversionHistory, LearnedToken};
+pub use textual_inversion::{textual_inversion, textual_inversion_resumable, InversionCheckpoints, InversionConfig, InversionHistory, LearnedToken};
 pub use crate::train::RunSettings;
 pub use unet::{timestep_features, UNet};
 
@@ -516,7 +516,7 @@ impl DiffusionModel {
         if !path.exists() {
             return Err(Error::NotFound { what: "pretrained diffusion weights".into(), searched: vec![path.to_path_buf()] });
         }
-        let stored: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+        let stored: std::collections::HashMap<String, Tensor> = crate::io::read_safetensors(path)?.into_iter().collect();
         for vs in [&model.nets.vs, &model.nets.ema_vs] {
             checkpoint::copy_into(vs, "", &stored).map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })?;
         }

@@ -12,7 +12,7 @@
 use super::DiffusionModel;
 use crate::augment::AugRng;
 use crate::data::ImageDataset;
-use crate::train::Progress;
+use crate::train::{checkpoint, Progress};
 use crate::{Error, Result};
 use std::path::Path;
 use std::time::Instant;
@@ -111,7 +111,7 @@ impl LearnedToken {
         if !path.exists() {
             return Err(Error::NotFound { what: "learned token".into(), searched: vec![path.to_path_buf()] });
         }
-        let mut t = Tensor::read_safetensors(path)?;
+        let mut t = crate::io::read_safetensors(path)?;
         if t.len() != 1 || t[0].1.dim() != 2 {
             return Err(Error::Format { path: path.to_path_buf(), reason: "expected one [num_vectors, token_dim] tensor".into() });
         }
@@ -130,7 +130,43 @@ pub struct InversionHistory {
 /// Learn a new token for `images` (the concept's images, `[0, 1]`, the model's shape)
 /// on the frozen `model`. Only the new vectors receive gradients.
 pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &InversionConfig) -> Result<(LearnedToken, InversionHistory)> {
+    textual_inversion_resumable(model, images, cfg, None)
+}
+
+/// Where and how often [`textual_inversion_resumable`] writes its checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InversionCheckpoints {
+    /// The folder of `checkpoint.safetensors` (the vectors and Adam's moments) and
+    /// `checkpoint.json` (settings, step, losses so far).
+    pub dir: std::path::PathBuf,
+    /// Steps between checkpoints.
+    pub every: usize,
+}
+
+/// What a checkpoint of the inversion holds besides its tensors.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct InversionCheckpointMeta {
+    cfg: InversionConfig,
+    step: usize,
+    history: InversionHistory,
+    /// The loss sum and count of the unfinished averaging window.
+    window: (f64, usize),
+}
+
+/// [`textual_inversion`] that writes a checkpoint every `checkpoints.every` steps and,
+/// when the folder holds one of the same settings, continues from it: each step draws
+/// from its own seed, so a killed and resumed inversion learns the very same vectors.
+/// A checkpoint of other settings is an error naming the file and the differences.
+pub fn textual_inversion_resumable(
+    model: &DiffusionModel,
+    images: &ImageDataset,
+    cfg: &InversionConfig,
+    checkpoints: Option<&InversionCheckpoints>,
+) -> Result<(LearnedToken, InversionHistory)> {
     cfg.check()?;
+    if checkpoints.is_some_and(|c| c.every == 0) {
+        return Err(Error::invalid("checkpoint every", 0, "must be at least 1"));
+    }
     if images.image_shape() != model.shape {
         return Err(Error::shape("concept images", format!("{:?}", model.shape), format!("{:?}", images.image_shape())));
     }
@@ -180,7 +216,22 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
     let mut history = InversionHistory::default();
     let window = (cfg.steps / 100).clamp(1, 25);
     let (mut sum, mut k) = (0.0, 0);
-    for step in 0..cfg.steps {
+    let mut first = 0;
+    let comparable = |c: &InversionConfig| InversionConfig { progress: false, ..c.clone() };
+    if let Some(ck) = checkpoints.filter(|ck| ck.dir.join(checkpoint::TENSORS).exists()) {
+        let meta: InversionCheckpointMeta = checkpoint::read_meta(&ck.dir)?;
+        let differences = checkpoint::differences("inversion", &comparable(&meta.cfg), &comparable(cfg))?;
+        if !differences.is_empty() {
+            return Err(Error::Format {
+                path: ck.dir.join(checkpoint::META),
+                reason: format!("was written by an inversion with other settings ({}); use another output folder or delete it", differences.join("; ")),
+            });
+        }
+        checkpoint::load(&ck.dir, &[("token", &vs)], &mut [("opt", &mut opt)])?;
+        (first, history, (sum, k)) = (meta.step, meta.history, meta.window);
+        progress.set_position(first as u64);
+    }
+    for step in first..cfg.steps {
         let mut rng = AugRng::new(crate::derive_seed(cfg.seed, &format!("inversion-step-{step}")));
         let b = cfg.batch_size;
         let idx: Vec<i64> = rng.below(b, images.len()).into_iter().map(|i| i as i64).collect();
@@ -204,6 +255,10 @@ pub fn textual_inversion(model: &DiffusionModel, images: &ImageDataset, cfg: &In
         if (step + 1) % window == 0 || step + 1 == cfg.steps {
             history.losses.push((step + 1, sum / k as f64));
             (sum, k) = (0.0, 0);
+        }
+        if let Some(ck) = checkpoints.filter(|ck| (step + 1) % ck.every == 0 || step + 1 == cfg.steps) {
+            let meta = InversionCheckpointMeta { cfg: comparable(cfg), step: step + 1, history: history.clone(), window: (sum, k) };
+            checkpoint::save(&ck.dir, &[("token", &vs)], &[("opt", &opt)], &meta)?;
         }
     }
     progress.finish();

@@ -15,8 +15,13 @@ pub trait ConfigValue {
 
 /// Reads `path` as JSON into `T` and checks it.
 pub fn read_config<T: DeserializeOwned + ConfigValue>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let value: T = serde_json::from_str(&text).map_err(|e| Error::Format { path: path.into(), reason: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    parse_config(&bytes, path)
+}
+
+/// [`read_config`] on the bytes of the file; `path` names it in errors.
+pub fn parse_config<T: DeserializeOwned + ConfigValue>(bytes: &[u8], path: &Path) -> Result<T> {
+    let value: T = serde_json::from_slice(bytes).map_err(|e| Error::Format { path: path.into(), reason: e.to_string() })?;
     value.check(path)?;
     Ok(value)
 }
@@ -96,7 +101,7 @@ pub fn load_strict(vs: &nn::VarStore, files: &[PathBuf], model: &str, rename: im
     let mut seen = BTreeSet::new();
     let mut tensors: BTreeMap<String, Tensor> = BTreeMap::new();
     for f in files {
-        let named = Tensor::read_safetensors(f).map_err(|e| Error::Format { path: f.clone(), reason: e.to_string() })?;
+        let named = crate::io::read_safetensors(f)?;
         tensors.extend(named.into_iter().map(|(k, t)| (rename(&k), t)));
     }
     tch::no_grad(|| {

@@ -486,7 +486,7 @@ impl TextualInversion {
             return Err(Error::Format { path: json, reason: "this folder holds a textual-inversion run with another configuration, model or image set; use another output folder or delete it".into() });
         }
         let file = dir.join("checkpoint.safetensors");
-        let named: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&file).map_err(|e| Error::Format { path: file.clone(), reason: e.to_string() })?.into_iter().collect();
+        let named: std::collections::HashMap<String, Tensor> = crate::io::read_safetensors(&file)?.into_iter().collect();
         let (shape, device) = (self.rows.size(), self.sd.device());
         let get = |k: &str| -> Result<Tensor> {
             let t = named.get(k).ok_or_else(|| Error::Format { path: file.clone(), reason: format!("no tensor {k:?}") })?;

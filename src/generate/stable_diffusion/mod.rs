@@ -249,7 +249,7 @@ impl StableDiffusion {
     /// the token — with `_1`, `_2`, … for further vectors, as diffusers does — under
     /// its own name or `token`. Returns the tokens added.
     pub fn load_textual_inversion(&mut self, file: &Path, token: Option<&str>) -> Result<Vec<String>> {
-        let named = Tensor::read_safetensors(file).map_err(|e| Error::Format { path: file.into(), reason: e.to_string() })?;
+        let named = crate::io::read_safetensors(file)?;
         let (key, rows) = match named.as_slice() {
             [(k, t)] => (k.clone(), t.shallow_clone()),
             _ => {
