@@ -25,7 +25,7 @@ SEP := $(shell printf '\037')
 NB_RUSTFLAGS := -Cprefer-dynamic$(SEP)-Clink-arg=-Wl,-rpath,$(TORCH_LIB)$(SEP)-Clink-arg=-Wl,--no-as-needed$(SEP)-Clink-arg=-L$(TORCH_LIB)$(SEP)-Clink-arg=-ltorch
 NB_ENV := PATH="$(VENV)/bin:$(CARGO_BIN):$$PATH" LIBTORCH="$(VENV)/torch" EVCXR_TMPDIR="$(ROOT)/.evcxr" CARGO_ENCODED_RUSTFLAGS='$(NB_RUSTFLAGS)'
 
-.PHONY: help setup setup-rust demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular bench-vit-lora tabular clean-setup
+.PHONY: help setup setup-rust demo screenshot test test-rust test-notebooks notebooks-refresh notebook info bench-metrics bench-augment bench-study bench-tabular bench-vit-lora tabular clean-setup fuzz kill-loop large-folder
 
 help:
 	@echo "make demo            run the main job: advise on the default data (10 minutes)"
@@ -40,6 +40,9 @@ help:
 	@echo "make bench-tabular   linear-model fit times beside scikit-learn"
 	@echo "make bench-vit-lora  a ViT-B/16 LoRA training step beside transformers + peft"
 	@echo "make tabular         the regression study on diabetes (report/tabular)"
+	@echo "make fuzz            fuzz every file reader, FUZZ_SECONDS each (default 60; needs nightly)"
+	@echo "make kill-loop       kill every long job at random moments KILLS times (default 3) and check the results"
+	@echo "make large-folder    peak memory reading 10,000 photos of 256x256 at 64x64"
 
 # setup-rust is what the Rust side needs (libtorch, the Python peers, the data);
 # setup adds the notebook kernel (evcxr, about 8 minutes the first time), which only
@@ -100,6 +103,23 @@ test: test-rust test-notebooks
 test-rust: setup-rust
 	cargo test --all-targets --no-fail-fast
 	cargo test --doc
+	$(MAKE) kill-loop KILL_BIN=target/debug/smalldata
+
+# Reliability (the README's section of that name). kill-loop runs in make test with
+# the debug build the tests made; the figures in the README come from KILLS=20.
+FUZZ_SECONDS ?= 60
+KILLS ?= 3
+KILL_BIN ?= target/release/smalldata
+fuzz: setup-rust
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+kill-loop: setup-rust
+	@[ -x "$(KILL_BIN)" ] || cargo build --release
+	"$(VENV)/bin/python" scripts/kill_loop.py --kills $(KILLS) --bin $(KILL_BIN) --json report/kill_loop.json
+
+large-folder: setup-rust
+	cargo build --release
+	"$(VENV)/bin/python" scripts/large_folder.py --json report/large_folder.json
 
 # The runner must report the broken notebooks as failed (a cell that does not compile;
 # a chart printed as Debug text): proof that the checks can fail. Then

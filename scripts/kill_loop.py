@@ -23,23 +23,23 @@ import argparse, json, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "smalldata"
+BIN = ROOT / "target" / "release" / "smalldata"  # --bin chooses another build
 TINY_SD = ROOT / "tests" / "golden" / "sd" / "sd1"
 SD_IMAGES = ROOT / "tests" / "golden" / "sd" / "images"
 
 # Rows are compared without these (they measure the machine, not the result).
-TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds"}
+TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds", "images_per_second", "threads"}
 
 
 def jobs(work: Path):
     """name -> (argv after the binary, with OUT for the output folder; files to compare)."""
     csv = work / "diabetes.csv"
     return {
-        "tabular": (["tabular", "--sizes", "20,50", "--models", "ols,ridge=1,knn=5,mlp=16", "--seeds", "3", "--jobs", "1", "--quiet", "--out", "OUT"],
+        "tabular": (["tabular", "--dataset", "diabetes", "--sizes", "20,50", "--models", "ols,ridge=1,knn=5,mlp=16", "--seeds", "3", "--jobs", "1", "--quiet", "--out", "OUT"],
                     ["results.jsonl"]),
-        "gan": (["generate", "gan", "--n-per-class", "10", "--steps", "300", "--g-width", "16", "--d-width", "16", "--batch-size", "32", "--out", "OUT"],
+        "gan": (["generate", "gan", "--n-per-class", "10", "--steps", "300", "--g-width", "16", "--d-width", "16", "--batch-size", "32", "--checkpoint-every", "25", "--out", "OUT"],
                 ["checkpoint.safetensors"]),
-        "diffusion-pretrain": (["generate", "diffusion-pretrain", "--steps", "200", "--width", "16", "--tokens-per-class", "1", "--batch-size", "32",
+        "diffusion-pretrain": (["generate", "diffusion-pretrain", "--steps", "200", "--width", "16", "--tokens-per-class", "1", "--batch-size", "32", "--checkpoint-every", "20",
                                 "--out", "OUT", "--export", "OUT/export.safetensors"],
                                ["export.safetensors"]),
         "invert": (["generate", "invert", "--steps", "120", "--samples", "20", "--sampler", "ddim=10", "--out", "OUT"],
@@ -131,7 +131,11 @@ def compare(ref: Path, killed: Path, names):
             fb = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.suffix not in (".tmp", ".partial")) if b.is_dir() else []
             if fa != fb:
                 diffs.append(f"{name}/: files {fa} vs {fb}")
-            diffs += [f"{name}/{p}: bytes differ" for p in fa if p in fb and (a / p).read_bytes() != (b / p).read_bytes() and p.suffix != ".json"]
+            for p in (p for p in fa if p in fb and p.suffix != ".json"):
+                if p.suffix == ".safetensors":
+                    diffs += [f"{name}/{p}: {d}" for d in compare_tensors(a / p, b / p)]
+                elif (a / p).read_bytes() != (b / p).read_bytes():
+                    diffs.append(f"{name}/{p}: bytes differ")
         elif not b.exists():
             diffs.append(f"{name}: missing after the kills")
         elif name.endswith(".jsonl"):
@@ -142,8 +146,30 @@ def compare(ref: Path, killed: Path, names):
         elif name.endswith(".json"):
             if strip_timings(json.loads(a.read_text())) != strip_timings(json.loads(b.read_text())):
                 diffs.append(f"{name}: differs")
+        elif name.endswith(".safetensors"):
+            diffs += [f"{name}: {d}" for d in compare_tensors(a, b)]
         elif a.read_bytes() != b.read_bytes():
             diffs.append(f"{name}: bytes differ")
+    return diffs
+
+
+META = "__meta__/json"  # a checkpoint's own record (train/checkpoint.rs), timings included
+
+
+def compare_tensors(a: Path, b: Path):
+    """Tensors that differ (bit for bit) between two safetensors files; the metadata
+    tensor is compared as JSON without its timings."""
+    import numpy as np
+    from safetensors.numpy import load_file
+    ta, tb = load_file(str(a)), load_file(str(b))
+    diffs = [f"tensor {k} only in one file" for k in sorted(ta.keys() ^ tb.keys())]
+    for k in sorted(ta.keys() & tb.keys()):
+        if k == META:
+            ma, mb = (strip_timings(json.loads(t.tobytes())) for t in (ta[k], tb[k]))
+            if ma != mb:
+                diffs.append("checkpoint metadata differs")
+        elif ta[k].dtype != tb[k].dtype or ta[k].shape != tb[k].shape or ta[k].tobytes() != tb[k].tobytes():
+            diffs.append(f"tensor {k} differs")
     return diffs
 
 
@@ -174,13 +200,16 @@ def run_killed(cmd, kills, ref_seconds, rng, out: Path, log):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--jobs", default="all")
     ap.add_argument("--work", default=str(ROOT / "report" / "kill_loop"))
     ap.add_argument("--json", default=None, help="write the summary here")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bin", default=str(BIN), help="the smalldata binary (CI passes the debug build)")
     a = ap.parse_args()
+    BIN = Path(a.bin)
     if not BIN.exists():
         sys.exit(f"{BIN} is missing: cargo build --release first")
     work = Path(a.work)

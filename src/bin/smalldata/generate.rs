@@ -94,6 +94,9 @@ pub(crate) enum GenerateCmd {
         d_width: Option<i64>,
         #[arg(long, default_value_t = GanTraining::default().lr_g)]
         lr: f64,
+        /// Steps between checkpoints (a kill loses at most this many steps).
+        #[arg(long, default_value_t = RunSettings::default().checkpoint_every)]
+        checkpoint_every: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[arg(long)]
@@ -115,6 +118,9 @@ pub(crate) enum GenerateCmd {
         batch_size: usize,
         #[arg(long, default_value_t = DiffusionTraining::default().lr)]
         lr: f64,
+        /// Steps between checkpoints (a kill loses at most this many steps).
+        #[arg(long, default_value_t = RunSettings::default().checkpoint_every)]
+        checkpoint_every: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[arg(long)]
@@ -289,7 +295,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             let acc = judge.evaluate(&data.test)?.accuracy;
             println!("judge: {steps} steps in {:.0} s; test accuracy {acc:.4} on {} images; saved {}", t.elapsed().as_secs_f64(), data.test.len(), out.display());
         }
-        GenerateCmd::Gan { n_per_class, steps, loss, no_diffaugment, no_spectral_norm, d_steps, batch_size, g_width, d_width, lr, seed, data_dir, out } => {
+        GenerateCmd::Gan { n_per_class, steps, checkpoint_every, loss, no_diffaugment, no_spectral_norm, d_steps, batch_size, g_width, d_width, lr, seed, data_dir, out } => {
             all_threads();
             let defaults = smalldata::generate::GanExperimentConfig::default();
             let cfg = smalldata::generate::GanExperimentConfig {
@@ -304,7 +310,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
                         ..defaults.gan.arch.clone()
                     },
                     training: GanTraining { loss: loss.parse()?, diff_augment: !no_diffaugment, d_steps, batch_size, lr_g: lr, lr_d: lr, seed, ..defaults.gan.training.clone() },
-                    run: RunSettings { steps, ..defaults.gan.run.clone() },
+                    run: RunSettings { steps, checkpoint_every, ..defaults.gan.run.clone() },
                 },
                 out,
                 ..defaults
@@ -398,14 +404,14 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             print!("{}", smalldata::tabular::tstr_table(&rows));
             println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
         }
-        GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, seed, data_dir, folder, size, channels, out, export } => {
+        GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, checkpoint_every, seed, data_dir, folder, size, channels, out, export } => {
             all_threads();
             use smalldata::generate::diffusion::*;
             let defaults = DiffusionConfig::default();
             let cfg = DiffusionConfig {
                 arch: DiffusionArchitecture { tokens_per_class, width, ..defaults.arch },
                 training: DiffusionTraining { batch_size, lr, seed, ..defaults.training },
-                run: RunSettings { steps, out: Some(out), progress: true, ..defaults.run },
+                run: RunSettings { steps, out: Some(out), progress: true, checkpoint_every, ..defaults.run },
             };
             let command = format!(
                 "smalldata generate diffusion-pretrain --steps {steps} --tokens-per-class {tokens_per_class} --width {width} --batch-size {batch_size} --lr {lr} --seed {seed}"

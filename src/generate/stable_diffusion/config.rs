@@ -7,6 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tch::{nn, Tensor};
 
+/// Most resolution levels a UNet or VAE config may declare (SD 1.x and 2.x have 4);
+/// the VAE's downscale is `2^(levels - 1)`.
+pub const MAX_LEVELS: usize = 8;
+
 /// A config that can say whether its values are ones this implementation supports.
 pub trait ConfigValue {
     /// An error naming `path` and the field when a value is not supported.
