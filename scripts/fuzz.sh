@@ -42,6 +42,7 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   log="report/fuzz/$t.log"
   status=ok
+  started=$SECONDS
   (cd fuzz && cargo +nightly fuzz run -O "$t" "corpus/$t" "seeds/$t" -- \
       -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$RSS_MB" -timeout=10 \
       -print_final_stats=1) > "$log" 2>&1 || status=failed
@@ -51,12 +52,13 @@ for t in "${TARGETS[@]}"; do
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$last")
+  elapsed=$((SECONDS - started))  # a crash stops the target early
   [ "$status" = ok ] || failed=1
-  printf '%-12s %-6s %10s runs in %5s s   cov %5s   ft %6s   corpus %5s   log %s\n' "$t" "$status" "$runs" "$SECONDS_PER_TARGET" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$log"
+  printf '%-12s %-6s %10s runs in %5s s   cov %5s   ft %6s   corpus %5s   log %s\n' "$t" "$status" "$runs" "$elapsed" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$log"
   [ $first = 1 ] || echo "," >> "$summary.tmp"
   first=0
   printf '  {"target": "%s", "status": "%s", "seconds": %s, "runs": %s, "cov": %s, "ft": %s, "corpus": %s}' \
-    "$t" "$status" "$SECONDS_PER_TARGET" "${runs:-0}" "${cov:-null}" "${ft:-null}" "${corp:-null}" >> "$summary.tmp"
+    "$t" "$status" "$elapsed" "${runs:-0}" "${cov:-null}" "${ft:-null}" "${corp:-null}" >> "$summary.tmp"
 done
 printf '\n]\n' >> "$summary.tmp"
 mv "$summary.tmp" "$summary"

@@ -28,7 +28,8 @@ TINY_SD = ROOT / "tests" / "golden" / "sd" / "sd1"
 SD_IMAGES = ROOT / "tests" / "golden" / "sd" / "images"
 
 # Rows are compared without these (they measure the machine, not the result).
-TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds", "images_per_second", "threads"}
+TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds", "images_per_second", "threads",
+                 "cost", "estimate"}  # advise's plan: measured seconds per run and their totals
 
 
 def jobs(work: Path):
@@ -50,8 +51,11 @@ def jobs(work: Path):
         "finetune": (["finetune", "run", "--sizes", "5", "--strategies", "frozen-linear,lora=4", "--seeds", "2", "--steps", "40",
                       "--test-limit", "200", "--jobs", "1", "--quiet", "--out", "OUT"],
                      ["results.jsonl"]),
-        "advise": (["advise", str(csv), "--target", "target", "--budget", "40s", "--jobs", "1", "--quiet", "--out", "OUT"],
-                   ["results.jsonl", "advice.json"]),
+        "advise": (["advise", str(csv), "--target", "target", "--budget", "1h", "--screen-seeds", "2", "--seeds", "3", "--keep", "2",
+                    "--jobs", "1", "--quiet", "--out", "OUT"],
+                   # a budget the plan fits in: a run cut at its budget ends where the
+                   # clock says, which differs between any two runs, killed or not
+                   ["screen/results.jsonl", "confirm/results.jsonl", "advice.json"]),
     }
 
 
@@ -121,14 +125,22 @@ def strip_timings(v):
     return v
 
 
+def kept_files(folder: Path):
+    """The files of a folder a job promises to keep: not temporaries, not the lock
+    (which names the process that held it)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder) for p in folder.rglob("*")
+                  if p.is_file() and p.suffix not in (".tmp", ".partial") and p.name != ".smalldata.lock")
+
+
 def compare(ref: Path, killed: Path, names):
     """Differences between the files `names` in the two folders."""
     diffs = []
     for name in names:
         a, b = ref / name, killed / name
         if a.is_dir():
-            fa = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.suffix not in (".tmp", ".partial"))
-            fb = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.suffix not in (".tmp", ".partial")) if b.is_dir() else []
+            fa, fb = kept_files(a), kept_files(b)
             if fa != fb:
                 diffs.append(f"{name}/: files {fa} vs {fb}")
             for p in (p for p in fa if p in fb and p.suffix != ".json"):
@@ -144,7 +156,10 @@ def compare(ref: Path, killed: Path, names):
                 diffs.append(f"{name}: {len(ra)} rows uninterrupted, {len(rb)} after the kills ({len(ra.keys() - rb.keys())} lost, {len(rb.keys() - ra.keys())} extra)")
             diffs += [f"{name}: row {k} differs" for k in ra if k in rb and ra[k] != rb[k]]
         elif name.endswith(".json"):
-            if strip_timings(json.loads(a.read_text())) != strip_timings(json.loads(b.read_text())):
+            # paths inside name the output folder, which differs by design
+            ja = json.loads(a.read_text().replace(str(ref), "OUT"))
+            jb = json.loads(b.read_text().replace(str(killed), "OUT"))
+            if strip_timings(ja) != strip_timings(jb):
                 diffs.append(f"{name}: differs")
         elif name.endswith(".safetensors"):
             diffs += [f"{name}: {d}" for d in compare_tensors(a, b)]
