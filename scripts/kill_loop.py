@@ -27,9 +27,11 @@ BIN = ROOT / "target" / "release" / "smalldata"  # --bin chooses another build
 TINY_SD = ROOT / "tests" / "golden" / "sd" / "sd1"
 SD_IMAGES = ROOT / "tests" / "golden" / "sd" / "images"
 
-# Rows are compared without these (they measure the machine, not the result).
+# Rows and records are compared without these: they describe the machine or the run
+# (how long, on how many threads, from which step it resumed), not the result.
 TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds", "images_per_second", "threads",
-                 "cost", "estimate"}  # advise's plan: measured seconds per run and their totals
+                 "cost", "estimate",  # advise's plan: measured seconds per run and their totals
+                 "resumed_from"}
 
 
 def jobs(work: Path):

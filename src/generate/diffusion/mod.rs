@@ -179,6 +179,10 @@ pub struct DiffusionHistory {
     pub losses: Vec<(usize, f64)>,
     pub seconds: f64,
     pub resumed_from: usize,
+    /// The logging window still open at the last checkpoint (summed loss, steps), so
+    /// that a resumed run logs the means an uninterrupted one logs.
+    #[serde(default)]
+    pub open_window: (f64, usize),
 }
 
 /// The checkpoint's companion file: the settings it was written under and the history.
@@ -374,14 +378,14 @@ impl DiffusionModel {
         let progress = Progress::new(self.cfg.run.steps as u64, self.cfg.run.progress, "diffusion");
         progress.set_position(self.step as u64);
         let window = (self.cfg.run.steps / 100).clamp(1, 50);
-        let (mut sum, mut k) = (0.0, 0);
         while self.step < self.cfg.run.steps {
             let l = self.train_step(data, token_of)?;
-            (sum, k) = (sum + l, k + 1);
+            let (sum, k) = (self.history.open_window.0 + l, self.history.open_window.1 + 1);
+            self.history.open_window = (sum, k);
             progress.step(l);
             if self.step % window == 0 || self.step == self.cfg.run.steps {
                 self.history.losses.push((self.step, sum / k as f64));
-                (sum, k) = (0.0, 0);
+                self.history.open_window = (0.0, 0);
             }
             self.history.seconds = before + started.elapsed().as_secs_f64();
             if let Some(out) = self.cfg.run.out.clone() {

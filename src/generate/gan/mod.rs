@@ -192,6 +192,11 @@ pub struct GanHistory {
     pub seconds: f64,
     /// The step training started from (0, or where a checkpoint left off).
     pub resumed_from: usize,
+    /// The logging window still open at the last checkpoint: summed D and G losses
+    /// and its steps so far, so that a resumed run logs the means an uninterrupted
+    /// one logs.
+    #[serde(default)]
+    pub open_window: (f64, f64, usize),
 }
 
 /// The checkpoint's companion file: the settings it was written under and the history.
@@ -400,14 +405,15 @@ impl Gan {
         let progress = Progress::new(self.cfg.run.steps as u64, self.cfg.run.progress, "GAN");
         progress.set_position(self.step as u64);
         let window = (self.cfg.run.steps / 100).clamp(1, 50);
-        let (mut d_sum, mut g_sum, mut k) = (0.0, 0.0, 0);
         while self.step < self.cfg.run.steps {
             let (d, g) = self.train_step(data)?;
-            (d_sum, g_sum, k) = (d_sum + d, g_sum + g, k + 1);
+            let (d_sum, g_sum, k) = self.history.open_window;
+            let (d_sum, g_sum, k) = (d_sum + d, g_sum + g, k + 1);
+            self.history.open_window = (d_sum, g_sum, k);
             progress.step(g);
             if self.step % window == 0 || self.step == self.cfg.run.steps {
                 self.history.losses.push((self.step, d_sum / k as f64, g_sum / k as f64));
-                (d_sum, g_sum, k) = (0.0, 0.0, 0);
+                self.history.open_window = (0.0, 0.0, 0);
             }
             self.history.seconds = seconds_before + started.elapsed().as_secs_f64();
             let last = self.step == self.cfg.run.steps;
