@@ -11,6 +11,23 @@ use tch::{nn, Tensor};
 /// the VAE's downscale is `2^(levels - 1)`.
 pub const MAX_LEVELS: usize = 8;
 
+/// The checks a UNet and a VAE config share: at most [`MAX_LEVELS`] levels, positive
+/// channels, positive norm groups (the fuzzer found a zero dividing); the reason
+/// otherwise.
+pub fn check_levels(block_out_channels: &[i64], norm_num_groups: i64) -> std::result::Result<(), String> {
+    let n = block_out_channels.len();
+    if n > MAX_LEVELS {
+        return Err(format!("{n} levels in block_out_channels; at most {MAX_LEVELS} are supported"));
+    }
+    if let Some(c) = block_out_channels.iter().find(|c| **c <= 0) {
+        return Err(format!("block_out_channels holds {c}; channels must be positive"));
+    }
+    if norm_num_groups <= 0 {
+        return Err(format!("norm_num_groups {norm_num_groups} must be positive"));
+    }
+    Ok(())
+}
+
 /// A config that can say whether its values are ones this implementation supports.
 pub trait ConfigValue {
     /// An error naming `path` and the field when a value is not supported.

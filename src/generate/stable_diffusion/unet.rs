@@ -1,7 +1,7 @@
 //! `UNet2DConditionModel` as Stable Diffusion 1.x and 2.x configure it.
 
 use super::blocks::{group_norm, Downsample, ResnetBlock, SpatialTransformer, Upsample};
-use super::config::{read_config, ConfigValue, MAX_LEVELS, PerBlock};
+use super::config::{check_levels, read_config, ConfigValue, PerBlock};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -105,15 +105,7 @@ impl ConfigValue for UNetConfig {
         if n == 0 || self.down_block_types.len() != n || self.up_block_types.len() != n {
             return bad(format!("{n} block_out_channels, {} down_block_types, {} up_block_types: they must agree", self.down_block_types.len(), self.up_block_types.len()));
         }
-        if n > MAX_LEVELS {
-            return bad(format!("{n} levels in block_out_channels; at most {MAX_LEVELS} are supported"));
-        }
-        if let Some(c) = self.block_out_channels.iter().find(|c| **c <= 0) {
-            return bad(format!("block_out_channels holds {c}; channels must be positive"));
-        }
-        if self.norm_num_groups <= 0 {
-            return bad(format!("norm_num_groups {} must be positive", self.norm_num_groups));
-        }
+        check_levels(&self.block_out_channels, self.norm_num_groups).or_else(bad)?;
         for t in &self.down_block_types {
             if !matches!(t.as_str(), "CrossAttnDownBlock2D" | "DownBlock2D") {
                 return bad(format!("down block type {t:?} is not supported (CrossAttnDownBlock2D, DownBlock2D)"));

@@ -1,7 +1,7 @@
 //! `AutoencoderKL`: images to a diagonal Gaussian over latents, and latents back.
 
 use super::blocks::{group_norm, Downsample, ResnetBlock, Upsample, VaeAttention};
-use super::config::{read_config, ConfigValue, MAX_LEVELS};
+use super::config::{check_levels, read_config, ConfigValue};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -66,15 +66,7 @@ impl ConfigValue for VaeConfig {
         if n == 0 || self.down_block_types.len() != n || self.up_block_types.len() != n {
             return bad("block_out_channels, down_block_types and up_block_types must have one entry per level".into());
         }
-        if n > MAX_LEVELS {
-            return bad(format!("{n} levels in block_out_channels; at most {MAX_LEVELS} are supported"));
-        }
-        if let Some(c) = self.block_out_channels.iter().find(|c| **c <= 0) {
-            return bad(format!("block_out_channels holds {c}; channels must be positive"));
-        }
-        if self.norm_num_groups <= 0 {
-            return bad(format!("norm_num_groups {} must be positive", self.norm_num_groups));
-        }
+        check_levels(&self.block_out_channels, self.norm_num_groups).or_else(bad)?;
         if let Some(t) = self.down_block_types.iter().find(|t| *t != "DownEncoderBlock2D") {
             return bad(format!("down block type {t:?} is not supported (DownEncoderBlock2D)"));
         }
