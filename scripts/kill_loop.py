@@ -31,7 +31,8 @@ SD_IMAGES = ROOT / "tests" / "golden" / "sd" / "images"
 # (how long, on how many threads, from which step it resumed), not the result.
 TIMING_FIELDS = {"train_seconds", "eval_seconds", "seconds", "elapsed_seconds", "wall_seconds", "images_per_second", "threads",
                  "cost", "estimate",  # advise's plan: measured seconds per run and their totals
-                 "resumed_from"}
+                 "resumed_from",
+                 "ran", "resumed"}  # advise's stages: runs fitted in the last start and runs read back
 
 
 def jobs(work: Path):
@@ -126,6 +127,16 @@ def strip_timings(v):
     return v
 
 
+def json_differences(a, b, path=""):
+    """The paths (like /plan/arms[3]/name) at which two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(a.keys() | b.keys())
+                for d in ([f"{path}/{k}"] if k not in a or k not in b else json_differences(a[k], b[k], f"{path}/{k}"))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in json_differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path or "/"]
+
+
 def kept_files(folder: Path):
     """The files of a folder a job promises to keep: not temporaries, not the lock
     (which names the process that held it)."""
@@ -160,8 +171,7 @@ def compare(ref: Path, killed: Path, names):
             # paths inside name the output folder, which differs by design
             ja = json.loads(a.read_text().replace(str(ref), "OUT"))
             jb = json.loads(b.read_text().replace(str(killed), "OUT"))
-            if strip_timings(ja) != strip_timings(jb):
-                diffs.append(f"{name}: differs")
+            diffs += [f"{name}: {p} differs" for p in json_differences(strip_timings(ja), strip_timings(jb))]
         elif name.endswith(".safetensors"):
             diffs += [f"{name}: {d}" for d in compare_tensors(a, b)]
         elif a.read_bytes() != b.read_bytes():
