@@ -4,36 +4,12 @@ use proptest::prelude::*;
 use smalldata::augment::*;
 use tch::{Device, Kind, Tensor};
 
+mod common;
+use common::all_ops;
+
 fn batch(n: i64, c: i64, h: i64, w: i64, seed: i64) -> Tensor {
     tch::manual_seed(seed);
     Tensor::rand([n, c, h, w], (Kind::Float, Device::Cpu))
-}
-
-/// Every operation of the library with typical settings, keeping the size.
-fn all_ops() -> Vec<Box<dyn Augment>> {
-    vec![
-        Box::new(RandomCrop::new(16, 16).padding(3).build().unwrap()),
-        Box::new(RandomCrop::new(16, 16).padding(2).fill(geometric_reflect()).build().unwrap()),
-        Box::new(RandomResizedCrop::new(16, 16).build().unwrap()),
-        Box::new(RandomRotation::new(-30.0, 30.0).build().unwrap()),
-        Box::new(RandomAffine::new().degrees(-10.0, 10.0).translate(0.1, 0.1).scale(0.9, 1.1).shear_x(-10.0, 10.0).build().unwrap()),
-        Box::new(Flip::horizontal(0.5).build().unwrap()),
-        Box::new(Flip::vertical(0.5).build().unwrap()),
-        Box::new(GaussianNoise::new(0.1).build().unwrap()),
-        Box::new(GaussianBlur::new(0.5, 1.5).build().unwrap()),
-        Box::new(ColorJitter::new().brightness(0.4).contrast(0.4).saturation(0.4).hue(0.1).build().unwrap()),
-        Box::new(RandomErasing::new(0.5).build().unwrap()),
-        Box::new(ElasticTransform::new(3.0, 2.0).build().unwrap()),
-        Box::new(Compose::new(vec![Box::new(Flip::horizontal(0.5).build().unwrap()), Box::new(GaussianNoise::new(0.05).build().unwrap())])),
-        Box::new(RandomApply::new(Box::new(RandomRotation::new(-90.0, 90.0).build().unwrap()), 0.5).unwrap()),
-        Box::new(OneOf::new(vec![Box::new(Identity), Box::new(GaussianBlur::new(1.0, 1.0).build().unwrap())]).unwrap()),
-        Box::new(RandAugment::new(2, 9.0).unwrap()),
-        Box::new(TrivialAugmentWide),
-    ]
-}
-
-fn geometric_reflect() -> smalldata::augment::Fill {
-    smalldata::augment::Fill::Reflect
 }
 
 proptest! {
