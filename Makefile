@@ -127,10 +127,11 @@ large-folder: setup-rust
 	"$(VENV)/bin/python" scripts/large_folder.py --json report/large_folder.json
 
 # The runner must report the broken notebooks as failed (a cell that does not compile;
-# a chart printed as Debug text): proof that the checks can fail. Then
+# a chart printed as Debug text; prose citing a result no cell printed): proof that
+# the checks can fail. Then
 # every notebook in notebooks/ must run cleanly and show its charts as images.
 test-notebooks: setup
-	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb tests/notebooks/uncited_result.ipynb
 	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py
 
 # Re-execute the notebooks and save their outputs into the committed copies.

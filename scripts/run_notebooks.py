@@ -12,6 +12,20 @@ expression makes a chart (`…chart(…)`, `…plot(…)`, `image_grid(…)`, `p
 shows an image. With --write the executed notebook, outputs included,
 replaces the committed copy. Prints one line per notebook and closes with
 "N passed, M failed".
+
+Numbers that cite a result. Prose that quotes a number a cell computes marks it:
+
+    elastic net reaches a test RMSE of <span class="result">63.87</span> with 50 rows
+
+Jupyter renders the span as plain text. The runner checks, after executing the
+notebook, that the text inside every such span appears in the outputs (streams,
+text/plain, text/markdown and text/html, error messages excluded) exactly as it is
+written, not as part of a longer number: `0.8` does not match a printed `0.80` or
+`10.8`. So a cited figure that a re-run changes fails the notebook rather than going
+stale. Write the number as the cell prints it (same digits, sign, unit suffix such
+as `%` or ` s` if it is inside the span); numbers that are not results (a parameter
+set in the code, a date) are not marked. A span inside markdown code (`…` or a fenced
+block) is shown, not rendered, and is not checked.
 """
 import argparse
 import glob
@@ -68,6 +82,44 @@ def figure_problems(nb):
     return problems
 
 
+# a number in the prose that cites a result: <span class="result">0.80</span>
+RESULT_SPAN = re.compile(r'<span\s+class=["\']result["\']\s*>(.*?)</span>', re.S)
+# code in markdown (fenced blocks, `inline`), where a span is shown, not rendered
+MARKDOWN_CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
+
+
+def output_text(nb):
+    """All the text the executed cells showed: streams and text displays, not images."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(str(out.get("text", "")))
+            data = out.get("data", {})
+            for kind in ("text/plain", "text/markdown", "text/html"):
+                if kind in data:
+                    parts.append(str(data[kind]))
+    return "\n".join(parts)
+
+
+def cited_result_problems(nb):
+    """Marked numbers in markdown cells that no output shows exactly as written."""
+    shown = output_text(nb)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "markdown":
+            continue
+        for cited in RESULT_SPAN.findall(MARKDOWN_CODE.sub("", str(cell.get("source", "")))):
+            cited = cited.strip()
+            if not cited:
+                problems.append(f"cell {i}: an empty result span")
+                continue
+            # the exact text, not inside a longer number (no digit before or after it)
+            pattern = r"(?<![\d.])" + re.escape(cited) + r"(?!\d)"
+            if not re.search(pattern, shown):
+                problems.append(f"cell {i}: the cited result {cited!r} is not in the outputs")
+    return problems
+
+
 def failing_outputs(nb):
     """The error and stderr outputs of the cells, which evcxr uses for compile errors."""
     lines = []
@@ -102,7 +154,7 @@ def run(path, timeout, write):
                 return False, time.time() - started, f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
     if not has_figure(nb):
         return False, time.time() - started, "no inline chart or image (image/png or <svg) in the outputs"
-    problems = figure_problems(nb)
+    problems = figure_problems(nb) + cited_result_problems(nb)
     if problems:
         return False, time.time() - started, "\n".join(problems)
     if write:
