@@ -61,10 +61,53 @@ impl LineChart {
         let (x0, x1) = if self.log_x {
             (x0 / 1.15, x1 * 1.15)
         } else {
-            let p = ((x1 - x0) * 0.05).max(0.5);
+            // half a unit around whole-number x (counts), else 5% of the span
+            let whole = self.series.iter().flat_map(|s| &s.x).all(|x| (x - x.round()).abs() < 1e-9);
+            let p = if whole || x1 <= x0 { ((x1 - x0) * 0.05).max(0.5) } else { (x1 - x0) * 0.05 };
             (x0 - p, x1 + p)
         };
         ((x0, x1), (y0 - ypad, y1 + ypad))
+    }
+
+    /// The corner of the plot where the legend covers the fewest points (line points
+    /// and band edges): each corner box spans 45% of the width and, per legend line,
+    /// 9% of the height. Ties go to the lower right, then upper right, lower left,
+    /// upper left.
+    fn legend_corner(&self) -> SeriesLabelPosition {
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let fx = |x: f64| if self.log_x { (x / x0).ln() / (x1 / x0).ln() } else { (x - x0) / (x1 - x0) };
+        let fy = |y: f64| (y - y0) / (y1 - y0);
+        // the lines and band edges, sampled 10 times per segment (in plot fractions)
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        let mut trace = |xs: &[f64], ys: &[f64]| {
+            let p: Vec<(f64, f64)> = xs.iter().zip(ys).map(|(&x, &y)| (fx(x), fy(y))).collect();
+            points.extend(p.iter().copied());
+            for seg in p.windows(2) {
+                points.extend((1..10).map(|k| k as f64 / 10.0).map(|t| (seg[0].0 + t * (seg[1].0 - seg[0].0), seg[0].1 + t * (seg[1].1 - seg[0].1))));
+            }
+        };
+        for s in &self.series {
+            trace(&s.x, &s.y);
+            if let Some((lo, hi)) = &s.band {
+                trace(&s.x, lo);
+                trace(&s.x, hi);
+            }
+        }
+        let (w, h) = (0.45, (0.09 * self.series.len() as f64 + 0.04).min(0.9));
+        let corners = [
+            (SeriesLabelPosition::LowerRight, true, false),
+            (SeriesLabelPosition::UpperRight, true, true),
+            (SeriesLabelPosition::LowerLeft, false, false),
+            (SeriesLabelPosition::UpperLeft, false, true),
+        ];
+        let covered = |right: bool, upper: bool| {
+            points
+                .iter()
+                .filter(|&&(x, y)| (if right { x >= 1.0 - w } else { x <= w }) && (if upper { y >= 1.0 - h } else { y <= h }))
+                .count()
+        };
+        let best = corners.iter().min_by_key(|&&(_, right, upper)| covered(right, upper));
+        best.map_or(SeriesLabelPosition::LowerRight, |c| c.0.clone())
     }
 
     fn draw_on<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>>(
@@ -98,7 +141,7 @@ impl LineChart {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(self.legend_corner())
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font((FONT, 13))
@@ -108,12 +151,13 @@ impl LineChart {
     }
 }
 
-/// A tick label: whole numbers without decimals (sizes are counts), else 3 digits.
+/// A tick label: whole numbers without decimals (sizes are counts), else at most 3
+/// decimals without trailing zeros (0.2, not 0.200).
 fn tick(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{}", x.round() as i64)
     } else {
-        format!("{x:.3}")
+        format!("{x:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -127,7 +171,11 @@ impl Chart for LineChart {
         let mut builder = ChartBuilder::on(root);
         builder.caption(&self.title, (FONT, 20)).margin(12).x_label_area_size(45).y_label_area_size(60);
         if self.log_x {
-            self.draw_on(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(plot_err)?)
+            // ticks at the x values drawn (sizes such as 20 and 50), not only at powers of ten
+            let mut ticks: Vec<f64> = self.series.iter().flat_map(|s| s.x.iter().copied()).collect();
+            ticks.sort_by(f64::total_cmp);
+            ticks.dedup();
+            self.draw_on(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(ticks), y0..y1).map_err(plot_err)?)
         } else {
             self.draw_on(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?)
         }
@@ -150,10 +198,27 @@ mod tests {
         for log_x in [false, true] {
             let f = line_chart("accuracy vs n", "n per class", "accuracy", vec![s("none", 0.6), s("crop", 0.65)], log_x).unwrap();
             let texts = svg_texts(&f.svg);
-            for want in ["accuracy vs n", "none", "crop", "n per class"] {
+            // on a log axis too, every x drawn is a tick, as an integer
+            for want in ["accuracy vs n", "none", "crop", "n per class", "10", "50", "100"] {
                 assert!(texts.iter().any(|t| t == want), "{want:?} not among {texts:?}");
             }
         }
+        // the legend goes where the lines are not: a rising line leaves the lower right
+        // empty, a falling one the upper right
+        let mut up = s("none", 0.6);
+        up.band = None;
+        let rising = LineChart { title: "t".into(), x_label: "x".into(), y_label: "y".into(), series: vec![up.clone()], log_x: true };
+        assert_eq!(rising.legend_corner(), SeriesLabelPosition::LowerRight);
+        up.y.reverse();
+        let falling = LineChart { series: vec![up], log_x: false, ..rising.clone() };
+        assert_eq!(falling.legend_corner(), SeriesLabelPosition::UpperRight);
+        // fractional x: no padding of half a unit, and ticks without trailing zeros
+        let noise = Series { name: "fmi".into(), x: vec![0.0, 0.1, 0.3, 0.6], y: vec![0.5, 0.5, 0.4, 0.3], band: None };
+        let chart = LineChart { series: vec![noise], ..rising.clone() };
+        let ((x0, x1), _) = LineChart { log_x: false, ..chart }.bounds();
+        assert!(x0 > -0.1 && x1 < 0.7, "{x0} {x1}");
+        assert_eq!(tick(0.2), "0.2");
+        assert_eq!(tick(20.0), "20");
         let mut bad = s("none", 0.6);
         bad.y.pop();
         assert!(line_chart("t", "x", "y", vec![bad], false).is_err());
