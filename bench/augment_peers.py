@@ -11,7 +11,11 @@ rotation (±30°) and Gaussian noise (σ = 0.1) on one CPU thread, for
 Each measurement is the best of REPEATS timed passes after a quarter of a second of
 untimed ones (the same warm-up as smalldata's side).
 
-    python bench/augment_peers.py SIZE N REPEATS   → JSON on stdout
+With DEVICE cuda (or cuda:N) the batch and the images live on the GPU, torchvision
+v2 runs there (each timed pass ends with torch.cuda.synchronize()), and
+albumentations, a CPU library, is left out.
+
+    python bench/augment_peers.py SIZE N REPEATS [DEVICE]   → JSON on stdout
 """
 import json
 import os
@@ -23,10 +27,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
-import cv2  # noqa: E402
-
-cv2.setNumThreads(1)
-import albumentations as A  # noqa: E402
 import torchvision  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
@@ -35,22 +35,30 @@ from torchvision.transforms import v2  # noqa: E402
 WARM_UP_S = 0.25
 
 
-def rate(f, n, repeats):
+def rate(f, n, repeats, sync=lambda: None):
     warm = time.perf_counter()
     while time.perf_counter() - warm < WARM_UP_S:
         f()
+    sync()
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
         f()
+        sync()
         best = min(best, time.perf_counter() - t)
     return n / best
 
 
 def main():
     size, n, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
     torch.manual_seed(0)
     batch = torch.rand(n, 1, size, size)
+    if device.type == "cuda":
+        return on_gpu(batch.to(device), size, n, repeats)
+    import cv2
+    cv2.setNumThreads(1)
+    import albumentations as A
     images = list(batch)
     arrays = [np.ascontiguousarray(img.permute(1, 2, 0).numpy()) for img in images]
     tv = {
@@ -69,6 +77,23 @@ def main():
             "torchvision_per_image": rate(lambda: [tv[op](img) for img in images], n, repeats),
             "torchvision_batch": rate(lambda: tv[op](batch), n, repeats),
             "albumentations_per_image": rate(lambda: [al[op](image=a)["image"] for a in arrays], n, repeats),
+        }
+    print(json.dumps(out))
+
+
+def on_gpu(batch, size, n, repeats):
+    images = list(batch)
+    tv = {
+        "crop": v2.RandomCrop(size, padding=4),
+        "rotate": v2.RandomRotation(30),
+        "noise": v2.GaussianNoise(sigma=0.1, clip=True),
+    }
+    sync = torch.cuda.synchronize
+    out = {"versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "gpu": torch.cuda.get_device_name(batch.device)}}
+    for op in ["crop", "rotate", "noise"]:
+        out[op] = {
+            "torchvision_per_image": rate(lambda: [tv[op](img) for img in images], n, repeats, sync),
+            "torchvision_batch": rate(lambda: tv[op](batch), n, repeats, sync),
         }
     print(json.dumps(out))
 

@@ -93,7 +93,7 @@ def check_files(out: Path):
                         if i == len(lines) - 1:  # a torn last line: the next run cuts it off
                             continue
                         raise
-                    key = json.dumps({k: row.get(k) for k in ("size", "arm", "seed", "arm_params")}, sort_keys=True)
+                    key = row_key(row)
                     if key in keys:
                         problems.append(f"{f}: row {key} twice")
                     keys.add(key)
@@ -109,13 +109,17 @@ def check_files(out: Path):
     return problems
 
 
+def row_key(row):
+    """What identifies a row of results.jsonl: its cell, arm and seed."""
+    return json.dumps({k: row.get(k) for k in ("size", "arm", "seed", "arm_params")}, sort_keys=True)
+
+
 def rows(path: Path):
     out = {}
     for line in path.read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            key = json.dumps({k: r.get(k) for k in ("size", "arm", "seed", "arm_params")}, sort_keys=True)
-            out[key] = {k: v for k, v in r.items() if k not in TIMING_FIELDS}
+            out[row_key(r)] = {k: v for k, v in r.items() if k not in TIMING_FIELDS}
     return out
 
 

@@ -43,18 +43,20 @@ const WARM_UP_S: f64 = 0.25;
 /// torchvision v2 (per image, and per batch — one draw for the whole batch, labelled
 /// as different work) and albumentations (per image), run from `python` in the same
 /// command. Prints a table and writes everything to `out` (JSON).
+/// On a GPU (`device()` is CUDA) the same operations run on batches held there,
+/// beside torchvision v2 on the same GPU: [`augment_on_device`].
 pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
+    let device = crate::device()?;
+    if device != Device::Cpu {
+        return augment_on_device(python, out, device);
+    }
     tch::set_num_threads(1);
     let mut report = serde_json::Map::new();
     println!("{:<8} {:>5} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}", "op", "size", "smalldata/s", "tv/img /s", "tv batch/s", "album /s", "vs best", "vs tv/img");
     for (size, n) in [(28i64, 512i64), (128, 64)] {
         tch::manual_seed(0);
         let batch = Tensor::rand([n, 1, size, size], (Kind::Float, Device::Cpu));
-        let ops: Vec<(&str, Box<dyn Augment>)> = vec![
-            ("crop", Box::new(RandomCrop::new(size, size).padding(4).build()?)),
-            ("rotate", Box::new(RandomRotation::new(-30.0, 30.0).build()?)),
-            ("noise", Box::new(GaussianNoise::new(0.1).build()?)),
-        ];
+        let ops = bench_ops(size)?;
         let peers = run_peer(python, "bench/augment_peers.py", &[size.to_string(), n.to_string(), REPEATS.to_string()])?;
         for (name, op) in &ops {
             let mut rng = AugRng::new(0);
@@ -83,6 +85,59 @@ pub fn augment(python: &Path, out: &Path) -> Result<serde_json::Value> {
     println!("images/s on one thread (best of {REPEATS} after {WARM_UP_S} s of warm-up); 'vs best' = smalldata / the faster of torchvision per image and albumentations");
     println!("tv batch applies ONE random draw to the whole batch: cheaper, different work, shown for reference only");
     report.insert("machine".into(), machine());
+    let value = serde_json::Value::Object(report);
+    crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    println!("written to {}", out.display());
+    Ok(value)
+}
+
+/// The three operations both sides of [`augment`] time, for `size`² images.
+fn bench_ops(size: i64) -> Result<Vec<(&'static str, Box<dyn Augment>)>> {
+    Ok(vec![
+        ("crop", Box::new(RandomCrop::new(size, size).padding(4).build()?)),
+        ("rotate", Box::new(RandomRotation::new(-30.0, 30.0).build()?)),
+        ("noise", Box::new(GaussianNoise::new(0.1).build()?)),
+    ])
+}
+
+/// [`augment`] on a CUDA device: our batch (a fresh draw per image) beside
+/// torchvision v2 applied per image and to the whole batch (one draw), all on that
+/// GPU; each timed pass ends when the GPU has finished. Batches of 28² (512 and 8192
+/// images) and 128² (64 and 1024): a GPU is only busy with large batches.
+pub fn augment_on_device(python: &Path, out: &Path, device: Device) -> Result<serde_json::Value> {
+    let Device::Cuda(index) = device else {
+        return Err(Error::invalid("device", crate::device::describe(device), "augment_on_device measures a CUDA device"));
+    };
+    let sync = || tch::Cuda::synchronize(index as i64);
+    let name = crate::device::describe(device);
+    let mut report = serde_json::Map::new();
+    println!("{:<8} {:>5} {:>6} {:>12} {:>12} {:>12} {:>10}", "op", "size", "batch", "smalldata/s", "tv/img /s", "tv batch/s", "vs tv/img");
+    for (size, n) in [(28i64, 512i64), (28, 8192), (128, 64), (128, 1024)] {
+        let batch = crate::augment::AugRng::new(0).uniform_tensor(&[n, 1, size, size], Device::Cpu).to_device(device);
+        let peers = run_peer(python, "bench/augment_peers.py", &[size.to_string(), n.to_string(), REPEATS.to_string(), name.clone()])?;
+        for (op_name, op) in bench_ops(size)? {
+            let mut rng = AugRng::new(0);
+            let ours = images_per_second(n, REPEATS, || {
+                let _ = op.apply_rng(&batch, &mut rng)?;
+                sync();
+                Ok(())
+            })?;
+            let f = |k: &str| peers[op_name][k].as_f64().unwrap_or(f64::NAN);
+            let (tv_img, tv_batch) = (f("torchvision_per_image"), f("torchvision_batch"));
+            println!("{op_name:<8} {size:>5} {n:>6} {ours:>12.0} {tv_img:>12.0} {tv_batch:>12.0} {:>9.1}x", ours / tv_img);
+            report.insert(
+                format!("{op_name}_{size}_{n}"),
+                serde_json::json!({
+                    "smalldata": ours, "torchvision_per_image": tv_img, "torchvision_batch_one_draw": tv_batch,
+                    "ratio_vs_torchvision_per_image": ours / tv_img, "batch": n,
+                }),
+            );
+        }
+        report.insert(format!("versions_{size}_{n}"), peers["versions"].clone());
+    }
+    println!("images/s on {name} (best of {REPEATS} after {WARM_UP_S} s of warm-up, each pass synchronised)");
+    println!("tv batch applies ONE random draw to the whole batch: cheaper, different work, shown for reference only");
+    report.insert("device".into(), name.into());
     let value = serde_json::Value::Object(report);
     crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());
@@ -123,20 +178,22 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
         ..defaults
     };
     let data_dir = crate::data::fashion_dir()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist-subset"));
+        .unwrap_or_else(|| crate::data::asset_path("data/fashion-mnist-subset"));
     println!("smalldata: {} runs on {} job(s), one thread each", sizes.len() * cfg.methods().len() * seeds, cfg.jobs);
     let t = Instant::now();
     let ours = run_study(&cfg)?;
     let ours_wall = t.elapsed().as_secs_f64();
 
     let torch_rows = dir.join("torch_results.jsonl");
-    println!("PyTorch: the same grid, sequential, default threads ({})", python.display());
+    // the peer runs where smalldata ran: the device `device()` picks (SMALLDATA_DEVICE)
+    let device = crate::device::describe(crate::device()?);
+    println!("PyTorch: the same grid, sequential, default threads, on {device} ({})", python.display());
     let t = Instant::now();
     let status = std::process::Command::new(python)
         .arg("bench/study_torch.py")
         .args(["--data-dir", &data_dir.display().to_string()])
         .args(["--sizes", &sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")])
-        .args(["--seeds", &seeds.to_string(), "--steps", &steps.to_string(), "--out", &torch_rows.display().to_string()])
+        .args(["--seeds", &seeds.to_string(), "--steps", &steps.to_string(), "--device", &device, "--out", &torch_rows.display().to_string()])
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|source| Error::Io { path: python.into(), source })?;
@@ -210,7 +267,7 @@ pub fn study(python: &Path, out: &Path, sizes: &[usize], seeds: usize, steps: us
     let value = serde_json::json!({
         "protocol": {"sizes": sizes, "seeds": seeds, "steps": steps, "test_images": ours.test_images, "data": ours.data_source},
         "smalldata_wall_seconds": ours_wall, "pytorch_wall_seconds": torch_wall, "wall_ratio": ours_wall / torch_wall,
-        "smalldata_jobs": cfg.jobs, "rows": rows,
+        "smalldata_jobs": cfg.jobs, "device": device, "rows": rows,
     });
     crate::io::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     println!("written to {}", out.display());

@@ -19,6 +19,7 @@ use crate::error::IoContext;
 use crate::{Error, Result};
 use image::imageops::FilterType;
 use std::path::{Path, PathBuf};
+use tch::Tensor;
 
 /// The largest side a picture may have: 16,384 pixels.
 pub const MAX_PICTURE_SIDE: u32 = 16_384;
@@ -271,7 +272,10 @@ fn decode_all(files: &[Vec<PathBuf>], names: &[String], skip: &std::collections:
         }
     }
     let n = labels.len();
-    ImageDataset::from_u8(&pixels, [n, channels, h as usize, w as usize], &labels, names.to_vec())
+    // the bytes move into a tensor and the vector goes before the float copy is made
+    let bytes = Tensor::from_slice(&pixels).view([n as i64, channels as i64, h as i64, w as i64]);
+    drop(pixels);
+    ImageDataset::from_u8_tensor(bytes, &labels, names.to_vec())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -62,8 +62,17 @@ impl ImageDataset {
         if pixels.len() != n * c * h * w {
             return Err(Error::shape("pixel buffer", n * c * h * w, pixels.len()));
         }
-        // scaled in place: the bytes and the floats, never two float copies
-        let mut images = Tensor::from_slice(pixels).view([n as i64, c as i64, h as i64, w as i64]).to_kind(Kind::Float);
+        Self::from_u8_tensor(Tensor::from_slice(pixels).view([n as i64, c as i64, h as i64, w as i64]), labels, class_names)
+    }
+
+    /// Build from a `u8` tensor `[N, C, H, W]`, scaling to `[0, 1]`. The bytes are
+    /// converted once and scaled in place: at the peak, the bytes and one float copy.
+    pub fn from_u8_tensor(bytes: Tensor, labels: &[i64], class_names: Vec<String>) -> Result<Self> {
+        if bytes.kind() != Kind::Uint8 {
+            return Err(Error::shape("ImageDataset bytes kind", "Uint8", format!("{:?}", bytes.kind())));
+        }
+        let mut images = bytes.to_kind(Kind::Float);
+        drop(bytes);
         let _ = images.g_div_scalar_(255.0);
         Self::new(images, Tensor::from_slice(labels), class_names)
     }
@@ -133,7 +142,7 @@ impl ImageDataset {
         let (mean, std) = if self.is_empty() {
             (f64::NAN, f64::NAN)
         } else {
-            (self.images.mean(Kind::Double).double_value(&[]), self.images.std(true).double_value(&[]))
+            pixel_mean_std(&self.images)
         };
         DatasetSummary {
             name: name.to_string(),
@@ -145,6 +154,25 @@ impl ImageDataset {
             pixel_std: std,
         }
     }
+}
+
+/// Mean and sample standard deviation of every value of `images`, in f64, a block of
+/// images at a time: converting the whole tensor to f64 at once (or subtracting its
+/// mean) would hold two more copies of a dataset that may be most of the memory.
+fn pixel_mean_std(images: &Tensor) -> (f64, f64) {
+    const BLOCK: i64 = 512;
+    let n = images.size()[0];
+    let (mut count, mut sum, mut sum_sq) = (0f64, 0f64, 0f64);
+    for start in (0..n).step_by(BLOCK as usize) {
+        let block = images.narrow(0, start, BLOCK.min(n - start)).to_kind(Kind::Double);
+        count += block.numel() as f64;
+        sum += block.sum(Kind::Double).double_value(&[]);
+        sum_sq += block.square().sum(Kind::Double).double_value(&[]);
+    }
+    let mean = sum / count;
+    // values lie in [0, 1], so the sums of squares lose nothing that matters in f64
+    let var = ((sum_sq - count * mean * mean) / (count - 1.0)).max(0.0);
+    (mean, if count > 1.0 { var.sqrt() } else { f64::NAN })
 }
 
 /// Images (any shape, float in `[0, 1]`, values outside are clipped) as 8-bit values
@@ -237,6 +265,25 @@ mod tests {
 
     fn names(k: usize) -> Vec<String> {
         (0..k).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn blockwise_mean_and_std_equal_libtorch_over_the_whole_tensor() {
+        // 1,100 images: two whole blocks of 512 and a part block
+        let x = Tensor::rand([1100, 3, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let (mean, std) = pixel_mean_std(&x);
+        let whole = x.to_kind(Kind::Double);
+        assert!((mean - whole.mean(Kind::Double).double_value(&[])).abs() < 1e-12);
+        assert!((std - whole.std(true).double_value(&[])).abs() < 1e-10);
+    }
+
+    #[test]
+    fn from_u8_tensor_scales_and_refuses_other_kinds() {
+        let bytes = Tensor::from_slice(&[0u8, 51, 255, 102]).view([1, 1, 2, 2]);
+        let d = ImageDataset::from_u8_tensor(bytes, &[0], names(1)).unwrap();
+        assert_eq!(Vec::<f32>::try_from(d.images.view([-1])).unwrap(), vec![0.0, 0.2, 1.0, 0.4]);
+        let err = ImageDataset::from_u8_tensor(Tensor::zeros([1, 1, 2, 2], (Kind::Float, tch::Device::Cpu)), &[0], names(1)).unwrap_err();
+        assert!(err.to_string().contains("Uint8"), "{err}");
     }
 
     #[test]

@@ -52,3 +52,39 @@ impl ImageDataset {
         Ok((self.select(&t)?, self.select(&v)?))
     }
 }
+
+/// The variable naming the folder that holds the project's committed files (`data/`,
+/// `tests/golden/`) when the binary runs away from the checkout it was built in.
+pub const ASSETS_ENV: &str = "SMALLDATA_ASSETS";
+
+/// A committed file of the project (`rel` to the crate root, e.g. the pretrained
+/// checkpoints under `data/pretrained/`), found where the binary runs: under
+/// `$SMALLDATA_ASSETS`, under the checkout the binary was built from, or under the
+/// current directory — the first that holds it. When none does, the checkout's path,
+/// so that the error a reader gives names the place the file was expected.
+///
+/// A binary copied to another machine (a GPU machine without a Rust toolchain) or
+/// installed with `cargo install` no longer sits beside the checkout it was built in;
+/// `env!("CARGO_MANIFEST_DIR")` alone would point into a folder that is not there.
+pub fn asset_path(rel: &str) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let from_env = std::env::var_os(ASSETS_ENV).filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join(rel));
+    let here = PathBuf::from(rel);
+    from_env.into_iter().chain([built_in.clone(), here]).find(|p| p.exists()).unwrap_or(built_in)
+}
+
+#[cfg(test)]
+mod asset_tests {
+    use super::*;
+
+    #[test]
+    fn asset_path_prefers_the_named_folder_and_falls_back_to_the_checkout() {
+        let checkout = asset_path("data/pretrained");
+        assert!(checkout.is_dir(), "{}", checkout.display());
+        assert_eq!(checkout, std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/pretrained"));
+        // a file missing everywhere: the checkout's path, so errors name it
+        let missing = asset_path("data/no-such-file.bin");
+        assert!(missing.starts_with(env!("CARGO_MANIFEST_DIR")) && !missing.exists());
+    }
+}

@@ -43,7 +43,7 @@ impl Default for TransferStudyConfig {
     /// rank 8); 3 seeds; 150 steps of batch 32; all 5,000 target test images.
     fn default() -> Self {
         TransferStudyConfig {
-            checkpoint: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PRETRAINED),
+            checkpoint: crate::data::asset_path(PRETRAINED),
             data_dir: None,
             folder: None,
             sizes: vec![5, 10, 20],

@@ -19,9 +19,9 @@ use tch::{Device, Tensor};
 /// The committed judge for Fashion-MNIST (relative to the crate root).
 pub const JUDGE: &str = "data/pretrained/judge_fmnist_cnn.safetensors";
 
-/// The committed judge's path inside this checkout.
+/// The committed judge (see [`crate::data::asset_path`] for where it is looked for).
 pub fn judge_path() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(JUDGE)
+    crate::data::asset_path(JUDGE)
 }
 
 /// The judge's architecture: the small CNN for 28×28 gray images of 10 classes.

@@ -16,9 +16,9 @@ use tch::{Device, Kind, Tensor};
 /// The committed pretrained model (relative to the crate root), with its `.json`.
 pub const PRETRAINED_DIFFUSION: &str = "data/pretrained/ddpm_fmnist_0-8.safetensors";
 
-/// The committed model's path inside this checkout.
+/// The committed model (see [`crate::data::asset_path`] for where it is looked for).
 pub fn pretrained_diffusion_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PRETRAINED_DIFFUSION)
+    crate::data::asset_path(PRETRAINED_DIFFUSION)
 }
 
 /// Fashion-MNIST's class of ankle boots, the concept the pretrained model never saw.
