@@ -67,10 +67,18 @@ else
   cd "$ROOT"
   {
     echo "smalldata $(git describe --always --dirty) built $(date -u +%FT%TZ) on $(uname -m)"
-    echo "libtorch: torch==$TORCH_VERSION wheel ($(grep cuda "$TORCH/version.py" | tr -d ' '))"
+    echo "libtorch: torch==$TORCH_VERSION wheel ($("$PYTHON" -c "exec(open('$TORCH/version.py').read()); print(__version__, 'CUDA', cuda)"))"
     echo "tch/torch-sys $TCH_VERSION"
   } > "$BUNDLE/BUILD.txt"
 fi
 strip "$BUNDLE/smalldata" "$BUNDLE/cuda-tests"
+if [ "${1:-}" != "--local" ]; then
+  # Here only CUDA's own libraries may be missing: on the GPU machine they come with
+  # its PyTorch (the nvidia-* packages, found through libtorch_cuda.so's rpath).
+  missing=$(LD_LIBRARY_PATH="$SCRATCH/torch/lib" ldd "$BUNDLE/smalldata" | awk '/not found/ {print $1}' | sort -u)
+  echo "not found here, expected from the GPU machine's nvidia packages:" $missing
+  other=$(echo "$missing" | grep -vE '^lib(cu|nccl|nvshmem|nvrtc|nvJitLink|nvToolsExt)' || true)
+  [ -z "$other" ] || { echo "build_gpu_bundle: libraries missing that are not CUDA's: $other" >&2; exit 1; }
+fi
 ls -la "$BUNDLE"
 du -sh "$BUNDLE"

@@ -29,7 +29,8 @@ BUDGET_S=${BUDGET_S:-480}
 DEV=${GPU_CHECK_DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
 STUDY_STEPS=${STUDY_STEPS:-400}
-BIN=$PWD/$BUNDLE/smalldata
+BUNDLE=$(cd "$BUNDLE" 2>/dev/null && pwd) || { echo "no bundle folder: build it with scripts/build_gpu_bundle.sh" >&2; exit 1; }
+BIN=$BUNDLE/smalldata
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d /tmp/gpu_check.XXXXXX)

@@ -154,6 +154,13 @@ fn statistics_against_scipy() {
         let dci = fs(&c["diff_ci"]);
         assert_close(p.ci_low, dci[0], "difference CI low", i);
         assert_close(p.ci_high, dci[1], "difference CI high", i);
+        let w = evaluate::welch_comparison(&a, &b, 0.95).unwrap();
+        assert_close(w.t, f(&c["welch_t"]), "Welch t", i);
+        assert_close(w.p_value, f(&c["welch_p"]), "Welch p", i);
+        assert_close(w.df, f(&c["welch_df"]), "Welch df", i);
+        let wci = fs(&c["welch_ci"]);
+        assert_close(w.ci_low, wci[0], "Welch CI low", i);
+        assert_close(w.ci_high, wci[1], "Welch CI high", i);
     }
 }
 

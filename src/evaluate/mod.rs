@@ -7,7 +7,7 @@
 //! | regression | [`rmse`], [`mae`], [`r2`], [`mape`] |
 //! | clustering | [`fowlkes_mallows`], [`adjusted_rand`], [`contingency`] |
 //! | synthetic vs real | [`frechet_distance`], [`prdc`], [`c2st_auc`], [`fmi_label_agreement`], [`fmi_cluster_agreement`], [`train_synthetic_test_real`] |
-//! | statistics | [`Summary`], [`paired_comparison`], [`student_t_cdf`], [`student_t_quantile`] |
+//! | statistics | [`Summary`], [`paired_comparison`], [`welch_comparison`], [`student_t_cdf`], [`student_t_quantile`] |
 //!
 //! Every function checks its input and returns an error — never a NaN or a panic —
 //! for mismatched lengths, empty input, non-finite values, and values where the
@@ -34,4 +34,4 @@ pub use generative::{
 pub use regression::{mae, mape, r2, rmse, RegressionScores};
 pub use roc::{roc_auc, roc_auc_multiclass, roc_curve, roc_curves_per_class, MultiClass, RocCurve};
 pub use power::{min_detectable_effect, paired_t_power, seeds_needed};
-pub use stats::{holm_adjust, normal_cdf, normal_quantile, paired_comparison, student_t_cdf, student_t_quantile, PairedComparison, Summary};
+pub use stats::{holm_adjust, normal_cdf, normal_quantile, paired_comparison, student_t_cdf, student_t_quantile, welch_comparison, PairedComparison, Summary, WelchComparison};

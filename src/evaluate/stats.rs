@@ -155,6 +155,54 @@ impl std::fmt::Display for PairedComparison {
     }
 }
 
+/// `b − a` from two independent samples: the difference of the means, Welch's
+/// confidence interval and t-test (as SciPy's `ttest_ind(b, a, equal_var=False)` and
+/// its `confidence_interval`). This is the interval a comparison gets when it ignores
+/// that both methods ran on the same seeds; set beside [`paired_comparison`] it shows
+/// what pairing buys on a given experiment (much when the seeds move both methods
+/// together, little when they do not).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WelchComparison {
+    pub n_a: usize,
+    pub n_b: usize,
+    pub mean_diff: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub t: f64,
+    /// Welch–Satterthwaite degrees of freedom.
+    pub df: f64,
+    /// Two-sided p-value of "the means are equal".
+    pub p_value: f64,
+}
+
+/// Compare `b` to `a` as independent samples (Welch 1947). Needs two values on each
+/// side; when both samples are constant the standard error is 0 and the result is
+/// `t = 0, p = 1` for equal means, `t = ±inf, p = 0` otherwise.
+pub fn welch_comparison(a: &[f64], b: &[f64], level: f64) -> Result<WelchComparison> {
+    let (sa, sb) = (Summary::with_level(a, level)?, Summary::with_level(b, level)?);
+    let (va, vb) = (sa.std * sa.std / sa.n as f64, sb.std * sb.std / sb.n as f64);
+    let se = (va + vb).sqrt();
+    let mean_diff = sb.mean - sa.mean;
+    let (na1, nb1) = ((sa.n - 1) as f64, (sb.n - 1) as f64);
+    if se == 0.0 {
+        let t = if mean_diff == 0.0 { 0.0 } else { f64::INFINITY.copysign(mean_diff) };
+        let p_value = if mean_diff == 0.0 { 1.0 } else { 0.0 };
+        return Ok(WelchComparison { n_a: sa.n, n_b: sb.n, mean_diff, ci_low: mean_diff, ci_high: mean_diff, t, df: na1 + nb1, p_value });
+    }
+    let df = (va + vb).powi(2) / (va * va / na1 + vb * vb / nb1);
+    let t = mean_diff / se;
+    let half = student_t_quantile(0.5 + level / 2.0, df)? * se;
+    Ok(WelchComparison { n_a: sa.n, n_b: sb.n, mean_diff, ci_low: mean_diff - half, ci_high: mean_diff + half, t, df, p_value: two_sided_p(t, df) })
+}
+
+impl std::fmt::Display for WelchComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = f.precision().unwrap_or(4);
+        let half = (self.ci_high - self.ci_low) / 2.0;
+        write!(f, "{:+.p$} ± {:.p$} (Welch t = {:.2}, df = {:.1}, p = {:.3}, n = {} and {})", self.mean_diff, half, self.t, self.df, self.p_value, self.n_a, self.n_b)
+    }
+}
+
 /// Holm's step-down adjustment of `p_values` (Holm 1979, "A simple sequentially
 /// rejective multiple test procedure"): sort ascending, multiply the i-th smallest
 /// (0-based) by `m − i`, make the sequence non-decreasing, cap at 1. Returned in the
@@ -211,6 +259,12 @@ mod tests {
         assert_eq!((shifted.t, shifted.p_value), (f64::INFINITY, 0.0));
         assert!(paired_comparison(&[1.0], &[2.0], 0.95).is_err());
         assert!(Summary::of(&[1.0, f64::NAN]).is_err());
+        // Welch on constant samples: no spread, so the difference is either exact or nothing
+        let w = welch_comparison(&[2.0, 2.0], &[2.0, 2.0, 2.0], 0.95).unwrap();
+        assert_eq!((w.t, w.p_value, w.ci_low, w.ci_high), (0.0, 1.0, 0.0, 0.0));
+        let w = welch_comparison(&[2.0, 2.0], &[1.0, 1.0], 0.95).unwrap();
+        assert_eq!((w.t, w.p_value, w.mean_diff), (f64::NEG_INFINITY, 0.0, -1.0));
+        assert!(welch_comparison(&[1.0], &[2.0, 3.0], 0.95).is_err());
     }
 
     #[test]

@@ -179,9 +179,14 @@ def stats_cases(k):
         half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)
         m = a.mean()
         ha = stats.t.ppf(0.975, n - 1) * a.std(ddof=1) / np.sqrt(n)
+        # the same two samples taken as independent: Welch's t-test and interval
+        w = stats.ttest_ind(b, a, equal_var=False)
+        w_ci = w.confidence_interval(0.95)
         out.append({
             "a": a.tolist(), "b": b.tolist(), "mean_a": m, "std_a": a.std(ddof=1), "ci_a": [m - ha, m + ha],
             "t": float(t.statistic), "p": float(t.pvalue), "diff_mean": d.mean(), "diff_ci": [d.mean() - half, d.mean() + half],
+            "welch_t": float(w.statistic), "welch_p": float(w.pvalue), "welch_df": float(w.df),
+            "welch_ci": [float(w_ci.low), float(w_ci.high)],
         })
     quantiles = [{"df": df, "q": q, "t": stats.t.ppf(q, df)} for df in [1, 2, 3, 5, 10, 30, 100, 1000] for q in [0.9, 0.95, 0.975, 0.995]]
     cdf = [{"df": df, "x": x, "cdf": stats.t.cdf(x, df)} for df in [1, 2, 4, 9, 29, 200] for x in [-8.0, -2.5, -0.3, 0.0, 0.7, 1.96, 4.0, 30.0]]
