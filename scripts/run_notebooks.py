@@ -2,6 +2,7 @@
 """Execute notebooks headless with the evcxr kernel and fail on any cell error.
 
     python scripts/run_notebooks.py [--write] [--timeout S] [--expect-fail] [NOTEBOOK ...]
+    python scripts/run_notebooks.py --check [NOTEBOOK ...]   # saved outputs, not re-run
 
 Each notebook runs with its own folder as the working directory (so its first cell's
 `:dep smalldata = { path = ".." }` finds the crate). A notebook passes when every cell
@@ -133,6 +134,26 @@ def failing_outputs(nb):
     return "\n".join(lines)
 
 
+def saved_problems(nb):
+    """What the runner checks after a run, applied to the outputs a notebook holds."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return [f"cell {i}: {out.get('ename')}: {out.get('evalue')}"]
+    if not has_figure(nb):
+        return ["no inline chart or image (image/png or <svg) in the outputs"]
+    return figure_problems(nb) + cited_result_problems(nb)
+
+
+def check(path):
+    """--check: the saved notebook's outputs, not executed again (after editing prose)."""
+    nb = nbformat.read(path, as_version=4)
+    if not any(cell.get("outputs") for cell in nb.cells):
+        return False, 0.0, "no saved outputs to check: run it with --write first"
+    problems = saved_problems(nb)
+    return not problems, 0.0, "\n".join(problems)
+
+
 def run(path, timeout, write):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -148,13 +169,7 @@ def run(path, timeout, write):
     except (CellExecutionError, DeadKernelError) as e:
         return False, time.time() - started, str(e)[-3000:] + failing_outputs(nb)
     # evcxr reports a compile error as an error output without failing the request.
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return False, time.time() - started, f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
-    if not has_figure(nb):
-        return False, time.time() - started, "no inline chart or image (image/png or <svg) in the outputs"
-    problems = figure_problems(nb) + cited_result_problems(nb)
+    problems = saved_problems(nb)
     if problems:
         return False, time.time() - started, "\n".join(problems)
     if write:
@@ -167,12 +182,13 @@ def main():
     ap.add_argument("notebooks", nargs="*")
     ap.add_argument("--write", action="store_true", help="save executed outputs into the notebooks")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument("--check", action="store_true", help="check the saved outputs (errors, charts, cited results) without executing")
     ap.add_argument("--expect-fail", action="store_true", help="pass only if every notebook given fails (tests the runner itself), for the reason in its metadata's expect_failure when it has one")
     args = ap.parse_args()
     paths = args.notebooks or sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "*.ipynb")))
     passed = failed = 0
     for path in paths:
-        ok, secs, why = run(path, args.timeout, args.write)
+        ok, secs, why = check(path) if args.check else run(path, args.timeout, args.write)
         name = os.path.basename(path)
         # a broken example may say why it must fail: failing for another reason proves nothing
         expected = nbformat.read(path, as_version=4).metadata.get("expect_failure")
