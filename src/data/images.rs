@@ -126,6 +126,16 @@ impl ImageDataset {
         })
     }
 
+    /// The same images grouped by class, classes in label order and each class's
+    /// images in their current order (a copy). With `k` images per class,
+    /// `image_grid(&d.sorted_by_class()?.images, k, …)` shows one class per row.
+    pub fn sorted_by_class(&self) -> Result<Self> {
+        let labels = self.labels_vec();
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_by_key(|&i| labels[i]); // stable
+        self.select(&order)
+    }
+
     /// A second handle on the same storage (no copy), e.g. to hand the data to
     /// another thread: tensors may be sent between threads but not shared.
     pub fn shallow_clone(&self) -> Self {
@@ -265,6 +275,16 @@ mod tests {
 
     fn names(k: usize) -> Vec<String> {
         (0..k).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn sorted_by_class_groups_and_keeps_order_within_a_class() {
+        // image i holds the value i, so the order of the images can be read back
+        let images = Tensor::arange(6, (Kind::Float, tch::Device::Cpu)).view([6, 1, 1, 1]);
+        let d = ImageDataset::new(images, Tensor::from_slice(&[2i64, 0, 1, 0, 2, 1]), names(3)).unwrap();
+        let s = d.sorted_by_class().unwrap();
+        assert_eq!(s.labels_vec(), vec![0, 0, 1, 1, 2, 2]);
+        assert_eq!(Vec::<f32>::try_from(s.images.flatten(0, -1)).unwrap(), vec![1.0, 3.0, 2.0, 5.0, 0.0, 4.0]);
     }
 
     #[test]

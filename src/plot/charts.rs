@@ -43,9 +43,18 @@ pub fn bar_chart_ci(title: &str, labels: &[String], values: &[f64], errors: &[(f
     Figure::render(&chart)
 }
 
+/// Room a bar label needs below its bar, in pixels: about 6 px per character of the
+/// 11-point axis font (a generous average for sans-serif), plus a gap.
+fn label_room(label: &str) -> usize {
+    6 * label.chars().count() + 14
+}
+
 impl Chart for BarChart {
+    /// Wide enough that no two bar labels overlap (each bar gets at least 70 px, more
+    /// when its longest label needs it) and for the title; at most 1200 px.
     fn size(&self) -> (u32, u32) {
-        ((120 + 70 * self.labels.len()).max(60 + 9 * self.title.chars().count()).clamp(480, 1200) as u32, 380)
+        let per_bar = self.labels.iter().map(|l| label_room(l)).max().unwrap_or(0).max(70);
+        ((120 + per_bar * self.labels.len()).max(60 + 9 * self.title.chars().count()).clamp(480, 1200) as u32, 380)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
@@ -123,5 +132,25 @@ mod tests {
         assert_eq!((img.width(), img.height()), (f.width, f.height));
         assert!(bar_chart("x", &["a".into()], &[1.0, 2.0], "n").is_err());
         assert!(bar_chart("x", &["a".into()], &[f64::NAN], "n").is_err());
+    }
+
+    #[test]
+    fn long_bar_labels_get_room_of_their_own() {
+        let labels: Vec<String> = ["boot | sneaker token", "boot | learned <boot>", "sneaker | sneaker token", "sneaker | learned <boot>"]
+            .iter().map(|s| s.to_string()).collect();
+        let f = bar_chart("shares", &labels, &[0.1, 0.8, 0.9, 0.1], "share").unwrap();
+        // the x of each label's centre, read from the SVG
+        let xs: Vec<f64> = f.svg.split("<text").skip(1)
+            .filter(|t| labels.iter().any(|l| t.contains(&l.replace('<', "&lt;").replace('>', "&gt;"))))
+            .map(|t| t.split("x=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 4, "{xs:?}");
+        let longest = labels.iter().map(|l| l.chars().count()).max().unwrap() as f64;
+        for pair in xs.windows(2) {
+            // centres at least a whole label apart (at 6 px a character): no overlap
+            assert!(pair[1] - pair[0] >= 6.0 * longest, "labels {xs:?} closer than {} px", 6.0 * longest);
+        }
+        // short labels keep the compact width
+        assert_eq!(bar_chart("c", &["a".into(), "b".into()], &[1.0, 2.0], "n").unwrap().width, 480);
     }
 }
