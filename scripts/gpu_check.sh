@@ -65,8 +65,15 @@ step() {
     *) say "FAIL $name (exit $rc, $(($(date +%s) - t0)) s)" ;;
   esac
   # the logs so far, in one file, after every step: a run cut short still returns them
-  tar -czf "$OUT/logs.tar.gz" -C "$WORK" . 2>/dev/null
+  pack_logs
   return 0
+}
+
+# Text only (logs, JSON, CSV): checkpoints and pictures stay behind, so the archive
+# stays well under what the device tool brings back (a few hundred kB).
+pack_logs() {
+  (cd "$WORK" && find . -type f \( -name '*.log' -o -name '*.json' -o -name '*.jsonl' -o -name '*.csv' -o -name '*.txt' \) -size -4M -print0 \
+    | tar -czf "$OUT/logs.tar.gz" --null -T -) 2>/dev/null
 }
 
 : > "$LOG"
@@ -118,5 +125,5 @@ cp "$WORK/finetune/summary.csv" "$OUT/finetune_summary.csv" 2>/dev/null
 
 say "done in $(($(date +%s) - START)) s; summary: $LOG"
 grep -E "^\[[0-9]+ s\] (PASS|FAIL|TIMEOUT|SKIPPED)" "$LOG"
-tar -czf "$OUT/logs.tar.gz" -C "$WORK" . 2>/dev/null
+pack_logs
 ! grep -qE "^\[[0-9]+ s\] (FAIL|TIMEOUT)" "$LOG"
