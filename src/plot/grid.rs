@@ -19,6 +19,48 @@ pub struct ImageGrid {
 /// clipped) out in rows of `ncols`, each image magnified `scale` times (nearest
 /// neighbour) with a 2-pixel white gutter.
 pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid> {
+    let (canvas, _) = draw_grid(images, ncols, scale, 0)?;
+    encode(canvas)
+}
+
+/// [`image_grid`] with a label left of each row — a class name when each row holds
+/// one class (`dataset.sorted_by_class()` orders a stratified sample that way). There
+/// must be one label per row: `ceil(N / ncols)`.
+pub fn image_grid_with_row_labels(images: &Tensor, ncols: usize, scale: u32, row_labels: &[String]) -> Result<ImageGrid> {
+    super::register_font()?;
+    // room for the longest label at 13 px (about 7.5 px a character) and a margin
+    let left = row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) * 15 / 2 + 12;
+    let (canvas, layout) = draw_grid(images, ncols, scale, left)?;
+    if row_labels.len() != layout.rows {
+        return Err(Error::shape("image_grid_with_row_labels row labels (one per row)", layout.rows, row_labels.len()));
+    }
+    let (width, height) = canvas.dimensions();
+    let mut rgb = canvas.into_raw();
+    {
+        use plotters::prelude::*;
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let style = TextStyle::from((super::FONT, 13).into_font()).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+        for (r, label) in row_labels.iter().enumerate() {
+            let y = layout.gap + r * layout.cell_h + (layout.cell_h - layout.gap) / 2;
+            root.draw_text(label, &style, ((left - 6) as i32, y as i32)).map_err(super::plot_err)?;
+        }
+        root.present().map_err(super::plot_err)?;
+    }
+    let canvas = image::RgbImage::from_raw(width, height, rgb).ok_or_else(|| Error::shape("image grid bitmap", width * height * 3, "a different size"))?;
+    encode(canvas)
+}
+
+/// Where the cells of a grid lie.
+struct Layout {
+    rows: usize,
+    /// Height of one row of cells, the gutter below it included.
+    cell_h: usize,
+    gap: usize,
+}
+
+/// The mosaic on a white canvas, `left` pixels of empty margin before the first column.
+fn draw_grid(images: &Tensor, ncols: usize, scale: u32, left: usize) -> Result<(image::RgbImage, Layout)> {
     let s = images.size();
     if s.len() != 4 || !(s[1] == 1 || s[1] == 3) {
         return Err(Error::shape("image_grid images", "[N, 1 or 3, H, W]", format!("{s:?}")));
@@ -33,10 +75,10 @@ pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid
     let gap = 2usize;
     let sc = scale as usize;
     let (cw, ch) = (w * sc + gap, h * sc + gap);
-    let (width, height) = ((cols * cw + gap) as u32, (rows * ch + gap) as u32);
+    let (width, height) = ((left + cols * cw + gap) as u32, (rows * ch + gap) as u32);
     let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
     for k in 0..n {
-        let (r0, c0) = (gap + (k / cols) * ch, gap + (k % cols) * cw);
+        let (r0, c0) = (gap + (k / cols) * ch, left + gap + (k % cols) * cw);
         for y in 0..h * sc {
             for x in 0..w * sc {
                 let at = |ch_: usize| bytes[((k * c + ch_) * h + y / sc) * w + x / sc];
@@ -45,6 +87,11 @@ pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid
             }
         }
     }
+    Ok((canvas, Layout { rows, cell_h: ch, gap }))
+}
+
+fn encode(canvas: image::RgbImage) -> Result<ImageGrid> {
+    let (width, height) = canvas.dimensions();
     let mut png = Vec::new();
     canvas
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
@@ -85,5 +132,31 @@ mod tests {
         assert_eq!(decoded.get_pixel(2, 2).0, [128, 128, 128]);
         assert_eq!(decoded.get_pixel(0, 0).0, [255, 255, 255]);
         assert!(image_grid(&Tensor::zeros([2, 2, 4, 4], (Kind::Float, Device::Cpu)), 2, 1).is_err());
+    }
+
+    #[test]
+    fn row_labels_sit_left_of_their_rows() {
+        // three rows of two black images; the second label is long, the others short
+        let imgs = Tensor::zeros([6, 1, 8, 8], (Kind::Float, Device::Cpu));
+        let labels: Vec<String> = ["a", "ankle boot", "b"].iter().map(|s| s.to_string()).collect();
+        let plain = image_grid(&imgs, 2, 2).unwrap();
+        let g = image_grid_with_row_labels(&imgs, 2, 2, &labels).unwrap();
+        let left = (g.width - plain.width) as usize;
+        assert_eq!(g.height, plain.height);
+        assert!(left >= 10 * 7, "{left} px of margin for a 10-character label");
+        let px = image::load_from_memory(&g.png).unwrap().to_rgb8();
+        // ink (non-white pixels) in the margin, per row band: each row has its label
+        let band = (g.height as usize - 2) / 3;
+        let ink = |r: usize, x0: usize, x1: usize| {
+            (2 + r * band..2 + (r + 1) * band - 2).flat_map(|y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| px.get_pixel(x as u32, y as u32).0 != [255, 255, 255]).count()
+        };
+        for r in 0..3 {
+            assert!(ink(r, 0, left) > 0, "no label drawn left of row {r}");
+        }
+        // right-aligned: the long label reaches further left than the short ones
+        assert!(ink(1, 0, left / 2) > 0 && ink(0, 0, left / 2) == 0);
+        // the images themselves moved right by the margin, unchanged
+        assert_eq!(px.get_pixel(left as u32 + 2, 2).0, [0, 0, 0]);
+        assert!(image_grid_with_row_labels(&imgs, 2, 2, &labels[..2]).is_err());
     }
 }

@@ -19,7 +19,7 @@ mod roc;
 pub use charts::{bar_chart, bar_chart_ci, BarChart};
 pub use forest::{forest_plot, ForestPlot, ForestRow};
 pub use lines::{line_chart, LineChart, Series};
-pub use grid::{image_grid, ImageGrid};
+pub use grid::{image_grid, image_grid_with_row_labels, ImageGrid};
 pub use heatmap::{confusion_heatmap, ConfusionHeatmap};
 pub use roc::{roc_chart, RocChart};
 
