@@ -398,6 +398,9 @@ impl Gan {
         };
         if let Some(out) = checkpoint::to_resume(self.cfg.run.out.as_deref(), self.step)? {
             self.load(&out)?;
+            if self.cfg.run.progress {
+                eprintln!("GAN: resuming at step {} of {} from the checkpoint in {}", self.step, self.cfg.run.steps, out.display());
+            }
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();
