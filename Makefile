@@ -127,11 +127,16 @@ large-folder: setup-rust
 	"$(VENV)/bin/python" scripts/large_folder.py --json report/large_folder.json
 
 # The runner must report the broken notebooks as failed (a cell that does not compile;
-# a chart printed as Debug text; prose citing a result no cell printed): proof that
+# a chart printed as Debug text; prose citing a result no cell printed; a method
+# notebook without its "On a GPU" section; a cell that fails through `?`, which evcxr
+# only prints): proof that
 # the checks can fail. Then
-# every notebook in notebooks/ must run cleanly and show its charts as images.
+# the notebooks written by scripts/notebooks/make_*.py must hold the cells their script
+# makes (no hand edit the next write would lose), and every notebook in notebooks/
+# must run cleanly and show its charts as images.
 test-notebooks: setup
-	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb tests/notebooks/uncited_result.ipynb
+	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py --expect-fail tests/notebooks/broken_cell.ipynb tests/notebooks/debug_figure.ipynb tests/notebooks/uncited_result.ipynb tests/notebooks/missing_gpu_section.ipynb tests/notebooks/early_return.ipynb
+	cd scripts/notebooks && for s in make_*.py; do "$(VENV)/bin/python" $$s --check || exit 1; done
 	$(NB_ENV) "$(VENV)/bin/python" scripts/run_notebooks.py
 
 # Re-execute the notebooks and save their outputs into the committed copies.

@@ -8,9 +8,14 @@ Each notebook runs with its own folder as the working directory (so its first ce
 `:dep smalldata = { path = ".." }` finds the crate). A notebook passes when every cell
 runs without error, its outputs contain at least one inline chart or image
 (`image/png` or an `<svg`), no output is a figure's Debug text (`Figure(720×480 px,
-…)`: a chart that was printed instead of drawn), and every cell whose displayed last
+…)`: a chart that was printed instead of drawn), no cell stopped early through `?`
+(evcxr only prints such an error; the runner finds it with a marker variable per
+cell), and every cell whose displayed last
 expression makes a chart (`…chart(…)`, `…plot(…)`, `image_grid(…)`, `preview(…)`, …)
-shows an image. With --write the executed notebook, outputs included,
+shows an image. A method notebook (metadata `method_notebook: true`) must also have a
+section "## On your own …" (the method on a folder or CSV of the reader's) and one
+"## On a GPU …" (the same code on CUDA), each with a code cell. With --write the
+executed notebook, outputs included,
 replaces the committed copy. Prints one line per notebook and closes with
 "N passed, M failed".
 
@@ -134,6 +139,32 @@ def failing_outputs(nb):
     return "\n".join(lines)
 
 
+# Sections a method notebook (metadata `method_notebook: true`) must have, each with at
+# least one code cell: the method on the reader's own data, and the same code on CUDA.
+CLOSING_SECTIONS = ("On your own", "On a GPU")
+
+
+def section_problems(nb):
+    """A method notebook missing one of CLOSING_SECTIONS, or with a heading and no code under it."""
+    if not nb.metadata.get("method_notebook"):
+        return []
+    problems = []
+    for title in CLOSING_SECTIONS:
+        starts = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                  and any(re.match(r"#{1,3} " + re.escape(title), line) for line in c.source.splitlines())]
+        if not starts:
+            problems.append(f"method notebook without a section '## {title} …'")
+            continue
+        body = []
+        for c in nb.cells[starts[0] + 1:]:
+            if c.cell_type == "markdown" and re.match(r"#{1,2} ", c.source):
+                break
+            body.append(c)
+        if not any(c.cell_type == "code" for c in body):
+            problems.append(f"section '{title} …' has no code cell")
+    return problems
+
+
 def saved_problems(nb):
     """What the runner checks after a run, applied to the outputs a notebook holds."""
     for i, cell in enumerate(nb.cells):
@@ -142,7 +173,7 @@ def saved_problems(nb):
                 return [f"cell {i}: {out.get('ename')}: {out.get('evalue')}"]
     if not has_figure(nb):
         return ["no inline chart or image (image/png or <svg) in the outputs"]
-    return figure_problems(nb) + cited_result_problems(nb)
+    return figure_problems(nb) + cited_result_problems(nb) + section_problems(nb)
 
 
 def check(path):
@@ -154,8 +185,43 @@ def check(path):
     return not problems, 0.0, "\n".join(problems)
 
 
+# A cell that fails through `?` does not fail the request: evcxr prints the error on
+# stderr and drops the variables the cell defined, and the next cells run. To see it,
+# the executed copy of each cell starts by defining a marker, and a last cell lists the
+# variables: a cell whose marker is missing stopped early.
+MARKER = "smalldata_cell_ran_{}"
+
+
+def add_markers(nb):
+    """Prefix each code cell (except evcxr commands such as `:dep`) with its marker and
+    append a `:vars` cell; returns the original sources, to put back after the run."""
+    sources = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not any(l.lstrip().startswith(":") for l in cell.source.splitlines()):
+            sources[i] = cell.source
+            cell.source = f"let {MARKER.format(i)} = ();\n" + cell.source
+    nb.cells.append(nbformat.v4.new_code_cell(":vars"))
+    return sources
+
+
+def remove_markers(nb, sources):
+    """Undo add_markers; returns the problems: cells that stopped early, with the last
+    thing each printed on stderr (evcxr's message for the error)."""
+    probe = nb.cells.pop()
+    listed = "".join(str(o.get("data", {}).get("text/plain", "")) for o in probe.get("outputs", []))
+    defined = set(re.findall(r"^(\w+):", listed, re.M))
+    problems = []
+    for i, source in sources.items():
+        nb.cells[i].source = source
+        if MARKER.format(i) not in defined:
+            err = [str(o.get("text", "")).strip() for o in nb.cells[i].get("outputs", []) if o.get("name") == "stderr"]
+            problems.append(f"cell {i}: stopped early, without a panic or a compile error (an error through `?`): {err[-1][-300:] if err else 'nothing on stderr'}")
+    return problems
+
+
 def run(path, timeout, write):
     nb = nbformat.read(path, as_version=4)
+    sources = add_markers(nb)
     client = NotebookClient(
         nb,
         kernel_name="rust",
@@ -168,8 +234,9 @@ def run(path, timeout, write):
         client.execute()
     except (CellExecutionError, DeadKernelError) as e:
         return False, time.time() - started, str(e)[-3000:] + failing_outputs(nb)
+    stopped = remove_markers(nb, sources)
     # evcxr reports a compile error as an error output without failing the request.
-    problems = saved_problems(nb)
+    problems = stopped + saved_problems(nb)
     if problems:
         return False, time.time() - started, "\n".join(problems)
     if write:

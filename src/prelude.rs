@@ -10,4 +10,4 @@ pub use crate::{rng, Error, Result};
 pub use crate::{linfa, ndarray, plotters, tch};
 pub use ndarray::{array, Array1, Array2, Axis};
 pub use tch::{nn, Device, Kind, Tensor};
-pub use crate::plot::{bar_chart, bar_chart_ci, confusion_heatmap, image_grid, image_grid_with_row_labels, line_chart, roc_chart, Figure, ImageGrid, Series};
+pub use crate::plot::{bar_chart, bar_chart_ci, confusion_heatmap, image_grid, image_grid_with_labels, image_grid_with_row_labels, line_chart, roc_chart, Figure, ImageGrid, Series};

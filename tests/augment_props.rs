@@ -138,8 +138,14 @@ fn bad_parameters_name_the_value() {
 fn preview_shows_originals_then_copies() {
     let x = batch(3, 1, 10, 10, 2);
     let g = preview(&RandomRotation::new(-20.0, 20.0).build().unwrap(), &x, 4, 0).unwrap();
-    // 5 columns of 10·2 px + gutters, 3 rows
-    assert_eq!((g.width, g.height), (5 * 22 + 2, 3 * 22 + 2));
+    // 5 columns of 10·9 px (magnified to about 84 px) + gutters, 3 rows, 20 px of
+    // column headers above
+    assert_eq!((g.width, g.height), (5 * 92 + 2, 20 + 3 * 92 + 2));
+    // with a label per row the grid widens to the left; a label per image is required
+    let names: Vec<String> = ["shirt", "bag", "ankle boot"].iter().map(|s| s.to_string()).collect();
+    let labelled = preview_labelled(&RandomRotation::new(-20.0, 20.0).build().unwrap(), &x, &names, 4, 0).unwrap();
+    assert!(labelled.width > g.width && labelled.height == g.height);
+    assert!(preview_labelled(&RandomRotation::new(-20.0, 20.0).build().unwrap(), &x, &names[..2], 4, 0).is_err());
 }
 
 /// On CPU batches crop, noise and the affine warps run in host kernels; a batch that

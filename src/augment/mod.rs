@@ -65,7 +65,7 @@ pub use geometric::{
 pub use mix::{CutMix, MixUp};
 pub use photometric::{ColorJitter, ColorJitterParams, GaussianBlur, GaussianBlurParams, GaussianNoise, GaussianNoiseParams, RandomErasing, RandomErasingParams};
 pub use policy::{PolicyOp, RandAugment, TrivialAugmentWide};
-pub use preview::preview;
+pub use preview::{preview, preview_labelled};
 
 use crate::{Error, Result};
 use rand::Rng;

@@ -1,6 +1,6 @@
 //! Bar charts.
 
-use super::{plot_err, Chart, Figure, FONT};
+use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -63,6 +63,7 @@ impl Chart for BarChart {
         let pad = (hi - lo).max(1e-12) * 0.08;
         let (bottom, top) = (if lo < 0.0 { lo - pad } else { 0.0 }, if hi > 0.0 { hi + pad } else { pad });
         let n = self.labels.len();
+        let y_ticks = tick_labels(bottom..top, MAX_TICKS);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 18))
             .margin(10)
@@ -80,6 +81,8 @@ impl Chart for BarChart {
                 _ => String::new(),
             })
             .x_label_style((FONT, 11))
+            .y_labels(MAX_TICKS)
+            .y_label_formatter(&y_ticks)
             .y_desc(&self.y_label)
             .label_style((FONT, 12))
             .draw()
@@ -130,6 +133,9 @@ mod tests {
         }
         let img = image::load_from_memory(&f.png).unwrap();
         assert_eq!((img.width(), img.height()), (f.width, f.height));
+        // a count axis reads 10, 20, …, not 10.0
+        let counts = svg_texts(&bar_chart("rows", &["a".into(), "b".into()], &[30.0, 70.0], "rows").unwrap().svg);
+        assert!(counts.iter().any(|t| t == "20") && !counts.iter().any(|t| t.ends_with(".0")), "{counts:?}");
         assert!(bar_chart("x", &["a".into()], &[1.0, 2.0], "n").is_err());
         assert!(bar_chart("x", &["a".into()], &[f64::NAN], "n").is_err());
     }

@@ -2,7 +2,7 @@
 //! meta-analyses show many effects at once (Lewis & Clarke 2001, "Forest plots:
 //! trying to see the wood and the trees", BMJ 322:1479).
 
-use super::{plot_err, Chart, Figure, FONT};
+use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -76,6 +76,7 @@ impl Chart for ForestPlot {
         let n = self.rows.len();
         let (lo, hi) = self.rows.iter().fold((0.0f64, 0.0f64), |(a, b), r| (a.min(r.low), b.max(r.high)));
         let pad = ((hi - lo) * 0.08).max(1e-9);
+        let x_ticks = tick_labels(lo - pad..hi + pad, MAX_TICKS);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 20))
             .margin(12)
@@ -93,6 +94,8 @@ impl Chart for ForestPlot {
                 SegmentValue::CenterOf(i) => self.rows.get(n - 1 - *i).map(|r| r.label.clone()).unwrap_or_default(),
                 _ => String::new(),
             })
+            .x_labels(MAX_TICKS)
+            .x_label_formatter(&x_ticks)
             .x_desc(&self.x_label)
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 15))

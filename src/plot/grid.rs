@@ -19,7 +19,7 @@ pub struct ImageGrid {
 /// clipped) out in rows of `ncols`, each image magnified `scale` times (nearest
 /// neighbour) with a 2-pixel white gutter.
 pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid> {
-    let (canvas, _) = draw_grid(images, ncols, scale, 0)?;
+    let (canvas, _) = draw_grid(images, ncols, scale, 0, 0)?;
     encode(canvas)
 }
 
@@ -27,12 +27,25 @@ pub fn image_grid(images: &Tensor, ncols: usize, scale: u32) -> Result<ImageGrid
 /// one class (`dataset.sorted_by_class()` orders a stratified sample that way). There
 /// must be one label per row: `ceil(N / ncols)`.
 pub fn image_grid_with_row_labels(images: &Tensor, ncols: usize, scale: u32, row_labels: &[String]) -> Result<ImageGrid> {
+    image_grid_with_labels(images, ncols, scale, row_labels, &[])
+}
+
+/// [`image_grid`] with a label left of each row and one above each column (say the
+/// class per row and the operation, or "real" / "synthetic", per column). Either list
+/// may be empty; a non-empty one needs one label per row (`ceil(N / ncols)`) or per
+/// column (`ncols`, or N when there are fewer images). A column label wider than its
+/// column is shortened with "…".
+pub fn image_grid_with_labels(images: &Tensor, ncols: usize, scale: u32, row_labels: &[String], col_labels: &[String]) -> Result<ImageGrid> {
     super::register_font()?;
-    // room for the longest label at 13 px (about 7.5 px a character) and a margin
-    let left = row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) * 15 / 2 + 12;
-    let (canvas, layout) = draw_grid(images, ncols, scale, left)?;
-    if row_labels.len() != layout.rows {
-        return Err(Error::shape("image_grid_with_row_labels row labels (one per row)", layout.rows, row_labels.len()));
+    // room for the longest row label at 13 px (about 7.5 px a character) and a margin
+    let left = if row_labels.is_empty() { 0 } else { text_width(row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(0)) + 12 };
+    let top = if col_labels.is_empty() { 0 } else { 20 };
+    let (canvas, layout) = draw_grid(images, ncols, scale, left, top)?;
+    if !row_labels.is_empty() && row_labels.len() != layout.rows {
+        return Err(Error::shape("image grid row labels (one per row)", layout.rows, row_labels.len()));
+    }
+    if !col_labels.is_empty() && col_labels.len() != layout.cols {
+        return Err(Error::shape("image grid column labels (one per column)", layout.cols, col_labels.len()));
     }
     let (width, height) = canvas.dimensions();
     let mut rgb = canvas.into_raw();
@@ -40,10 +53,17 @@ pub fn image_grid_with_row_labels(images: &Tensor, ncols: usize, scale: u32, row
         use plotters::prelude::*;
         use plotters::style::text_anchor::{HPos, Pos, VPos};
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        let style = TextStyle::from((super::FONT, 13).into_font()).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+        let font = (super::FONT, 13).into_font();
+        let row_style = TextStyle::from(font.clone()).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
         for (r, label) in row_labels.iter().enumerate() {
-            let y = layout.gap + r * layout.cell_h + (layout.cell_h - layout.gap) / 2;
-            root.draw_text(label, &style, ((left - 6) as i32, y as i32)).map_err(super::plot_err)?;
+            let y = top + layout.gap + r * layout.cell_h + (layout.cell_h - layout.gap) / 2;
+            root.draw_text(label, &row_style, ((left - 6) as i32, y as i32)).map_err(super::plot_err)?;
+        }
+        let col_style = TextStyle::from(font).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom));
+        for (c, label) in col_labels.iter().enumerate() {
+            let x = left + layout.gap + c * layout.cell_w + (layout.cell_w - layout.gap) / 2;
+            let label = fit(label, layout.cell_w);
+            root.draw_text(&label, &col_style, (x as i32, (top - 4) as i32)).map_err(super::plot_err)?;
         }
         root.present().map_err(super::plot_err)?;
     }
@@ -51,16 +71,37 @@ pub fn image_grid_with_row_labels(images: &Tensor, ncols: usize, scale: u32, row
     encode(canvas)
 }
 
+/// About how many pixels `chars` characters take at 13 px.
+fn text_width(chars: usize) -> usize {
+    chars * 15 / 2
+}
+
+/// `label`, cut to what fits in `width` pixels with "…" at the end when it does not.
+fn fit(label: &str, width: usize) -> String {
+    let room = width / 15 * 2;
+    if label.chars().count() <= room.max(1) {
+        label.to_string()
+    } else {
+        let mut cut: String = label.chars().take(room.saturating_sub(1).max(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// Where the cells of a grid lie.
 struct Layout {
     rows: usize,
+    cols: usize,
+    /// Width of one column of cells, the gutter right of it included.
+    cell_w: usize,
     /// Height of one row of cells, the gutter below it included.
     cell_h: usize,
     gap: usize,
 }
 
-/// The mosaic on a white canvas, `left` pixels of empty margin before the first column.
-fn draw_grid(images: &Tensor, ncols: usize, scale: u32, left: usize) -> Result<(image::RgbImage, Layout)> {
+/// The mosaic on a white canvas, `left` pixels of empty margin before the first column
+/// and `top` above the first row.
+fn draw_grid(images: &Tensor, ncols: usize, scale: u32, left: usize, top: usize) -> Result<(image::RgbImage, Layout)> {
     let s = images.size();
     if s.len() != 4 || !(s[1] == 1 || s[1] == 3) {
         return Err(Error::shape("image_grid images", "[N, 1 or 3, H, W]", format!("{s:?}")));
@@ -75,10 +116,10 @@ fn draw_grid(images: &Tensor, ncols: usize, scale: u32, left: usize) -> Result<(
     let gap = 2usize;
     let sc = scale as usize;
     let (cw, ch) = (w * sc + gap, h * sc + gap);
-    let (width, height) = ((left + cols * cw + gap) as u32, (rows * ch + gap) as u32);
+    let (width, height) = ((left + cols * cw + gap) as u32, (top + rows * ch + gap) as u32);
     let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
     for k in 0..n {
-        let (r0, c0) = (gap + (k / cols) * ch, left + gap + (k % cols) * cw);
+        let (r0, c0) = (top + gap + (k / cols) * ch, left + gap + (k % cols) * cw);
         for y in 0..h * sc {
             for x in 0..w * sc {
                 let at = |ch_: usize| bytes[((k * c + ch_) * h + y / sc) * w + x / sc];
@@ -87,7 +128,7 @@ fn draw_grid(images: &Tensor, ncols: usize, scale: u32, left: usize) -> Result<(
             }
         }
     }
-    Ok((canvas, Layout { rows, cell_h: ch, gap }))
+    Ok((canvas, Layout { rows, cols, cell_w: cw, cell_h: ch, gap }))
 }
 
 fn encode(canvas: image::RgbImage) -> Result<ImageGrid> {
@@ -158,5 +199,37 @@ mod tests {
         // the images themselves moved right by the margin, unchanged
         assert_eq!(px.get_pixel(left as u32 + 2, 2).0, [0, 0, 0]);
         assert!(image_grid_with_row_labels(&imgs, 2, 2, &labels[..2]).is_err());
+    }
+
+    #[test]
+    fn column_labels_sit_above_their_columns() {
+        // two rows of three black 10×10 images at scale 3: columns 32 px wide
+        let imgs = Tensor::zeros([6, 1, 10, 10], (Kind::Float, Device::Cpu));
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cols = names(&["crop", "rotate", "a very long operation name"]);
+        let plain = image_grid(&imgs, 3, 3).unwrap();
+        let g = image_grid_with_labels(&imgs, 3, 3, &[], &cols).unwrap();
+        let top = (g.height - plain.height) as usize;
+        assert_eq!(g.width, plain.width);
+        assert!(top >= 14, "{top} px above the grid");
+        let px = image::load_from_memory(&g.png).unwrap().to_rgb8();
+        let ink = |x0: usize, x1: usize| (0..top).flat_map(|y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| px.get_pixel(x as u32, y as u32).0 != [255, 255, 255]).count();
+        let cell = 10 * 3 + 2;
+        for c in 0..3 {
+            assert!(ink(2 + c * cell, 2 + (c + 1) * cell - 2) > 0, "no label above column {c}");
+        }
+        // the long label is cut to its column: nothing drawn past the grid's right edge
+        assert_eq!(ink(2 + 3 * cell, g.width as usize), 0);
+        assert_eq!(fit("a very long operation name", cell), "a v…");
+        assert_eq!(fit("crop", cell), "crop");
+        // images start below the labels
+        assert_eq!(px.get_pixel(2, top as u32 + 2).0, [0, 0, 0]);
+        // both kinds at once, and counts checked
+        let rows = names(&["shirt", "boot"]);
+        let both = image_grid_with_labels(&imgs, 3, 3, &rows, &cols).unwrap();
+        assert_eq!(both.height, g.height);
+        assert!(both.width > g.width);
+        assert!(image_grid_with_labels(&imgs, 3, 3, &rows, &cols[..2]).is_err());
+        assert!(image_grid_with_labels(&imgs, 3, 3, &rows[..1], &cols).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Line charts with confidence bands: a metric against a numeric x (dataset size,
 //! step), one line per method.
 
-use super::{plot_err, Chart, Figure, FONT};
+use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -114,11 +114,16 @@ impl LineChart {
         &self,
         mut chart: ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     ) -> Result<()> {
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let (x_ticks, y_ticks) = (tick_labels(x0..x1, MAX_TICKS), tick_labels(y0..y1, MAX_TICKS));
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&|x| tick(*x))
+            .x_labels(MAX_TICKS)
+            .y_labels(MAX_TICKS)
+            .x_label_formatter(&|x| if self.log_x { tick(*x) } else { x_ticks(x) })
+            .y_label_formatter(&y_ticks)
             .light_line_style(WHITE)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 14))
@@ -151,8 +156,9 @@ impl LineChart {
     }
 }
 
-/// A tick label: whole numbers without decimals (sizes are counts), else at most 3
-/// decimals without trailing zeros (0.2, not 0.200).
+/// A tick label on a log axis, where ticks sit at the x values drawn: whole numbers
+/// without decimals (sizes are counts), else at most 3 decimals without trailing zeros
+/// (0.2, not 0.200).
 fn tick(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{}", x.round() as i64)

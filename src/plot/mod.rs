@@ -19,7 +19,7 @@ mod roc;
 pub use charts::{bar_chart, bar_chart_ci, BarChart};
 pub use forest::{forest_plot, ForestPlot, ForestRow};
 pub use lines::{line_chart, LineChart, Series};
-pub use grid::{image_grid, image_grid_with_row_labels, ImageGrid};
+pub use grid::{image_grid, image_grid_with_labels, image_grid_with_row_labels, ImageGrid};
 pub use heatmap::{confusion_heatmap, ConfusionHeatmap};
 pub use roc::{roc_chart, RocChart};
 
@@ -54,6 +54,30 @@ pub trait Chart {
 /// Map a plotters drawing error to ours.
 pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::invalid("chart", format!("{e:?}"), "plotters could not draw the chart")
+}
+
+/// How many labelled ticks a numeric axis gets at most (plotters' default).
+pub(crate) const MAX_TICKS: usize = 11;
+
+/// Labels for the ticks plotters draws on a numeric axis over `range` (with at most
+/// `max_ticks` of them): every label with the decimals the step between ticks needs, so
+/// an axis of counts reads 10, 20, 30 and one of rates 0.0, 0.2, 0.4 — never "10.0",
+/// and never "-0.0".
+pub(crate) fn tick_labels(range: std::ops::Range<f64>, max_ticks: usize) -> impl Fn(&f64) -> String {
+    use plotters::coord::ranged1d::Ranged;
+    let ticks = plotters::coord::types::RangedCoordf64::from(range).key_points(max_ticks);
+    let step = ticks.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    // a step of 0.1 may come out as 0.0999…: nudge before taking the floor
+    let decimals = if step.is_finite() && step > 0.0 { (-(step.log10() + 1e-6).floor()).max(0.0) as usize } else { 3 };
+    move |v: &f64| {
+        let s = format!("{v:.decimals$}");
+        let unsigned = s.trim_start_matches('-');
+        if unsigned.chars().all(|c| c == '0' || c == '.') {
+            unsigned.to_string()
+        } else {
+            s
+        }
+    }
 }
 
 /// A chart rendered to SVG and PNG.
@@ -115,3 +139,25 @@ impl Figure {
 
 /// Re-exported from its home, [`crate::io`].
 pub use crate::io::write_atomic;
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_use_the_decimals_of_their_step() {
+        // counts: integers, not "10.0"
+        let counts = tick_labels(0.0..70.0, MAX_TICKS);
+        assert_eq!([counts(&0.0), counts(&10.0), counts(&70.0)], ["0", "10", "70"]);
+        // rates: one decimal throughout, the ends included
+        let rates = tick_labels(0.0..1.0, MAX_TICKS);
+        assert_eq!([rates(&0.0), rates(&0.30000000000000004), rates(&1.0)], ["0.0", "0.3", "1.0"]);
+        // small differences: as many decimals as the step, and no "-0.00"
+        let diffs = tick_labels(-0.05..0.04, MAX_TICKS);
+        assert_eq!([diffs(&-0.04), diffs(&-0.0), diffs(&-1e-18), diffs(&0.02)], ["-0.04", "0.00", "0.00", "0.02"]);
+        // a negative range of whole numbers
+        let wide = tick_labels(-15.0..20.0, MAX_TICKS);
+        assert_eq!([wide(&-15.0), wide(&5.0)], ["-15", "5"]);
+    }
+}
+

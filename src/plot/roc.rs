@@ -1,6 +1,6 @@
 //! ROC curves of every class and their macro average on one chart.
 
-use super::{plot_err, Chart, Figure, FONT};
+use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::evaluate::RocCurve;
 use crate::Result;
 use plotters::coord::Shift;
@@ -26,6 +26,7 @@ impl Chart for RocChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let unit = tick_labels(0.0..1.0, MAX_TICKS);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 18))
             .margin(12)
@@ -35,6 +36,10 @@ impl Chart for RocChart {
             .map_err(plot_err)?;
         chart
             .configure_mesh()
+            .x_labels(MAX_TICKS)
+            .y_labels(MAX_TICKS)
+            .x_label_formatter(&unit)
+            .y_label_formatter(&unit)
             .x_desc("false positive rate")
             .y_desc("true positive rate")
             .label_style((FONT, 12))
