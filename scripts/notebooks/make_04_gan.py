@@ -75,7 +75,7 @@ let steps: Vec<f64> = history.losses.iter().map(|l| l.0 as f64).collect();
 line_chart("GAN losses (hinge)", "generator step", "loss", vec![
     Series { name: "discriminator".into(), x: steps.clone(), y: history.losses.iter().map(|l| l.1).collect(), band: None },
     Series { name: "generator".into(), x: steps.clone(), y: history.losses.iter().map(|l| l.2).collect(), band: None },
-], false)?
+], false)?  // false: a linear x axis (true draws x on a log scale)
 """)
 md(r"""
 Eight samples of each class from the averaged generator, one row per class (`gan.sample_grid(8, seed)` draws the same grid without the labels):

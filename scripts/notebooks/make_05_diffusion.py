@@ -42,7 +42,7 @@ let xs: Vec<f64> = (1..=1000).map(|t| t as f64).collect();
 line_chart("ᾱ_t: how much of the image is left at step t", "t", "ᾱ_t", vec![
     Series { name: "cosine (used)".into(), x: xs.clone(), y: model.schedule.alpha_bars.clone(), band: None },
     Series { name: "linear (Ho et al.)".into(), x: xs.clone(), y: linear.alpha_bars.clone(), band: None },
-], false)?
+], false)?  // false: a linear x axis (true draws x on a log scale)
 """)
 md(r"""
 Sampling: `Sampler::Ddpm` walks all 1,000 steps with fresh noise at each; `Sampler::Ddim { steps, eta }` jumps over a sub-sequence of steps — with `eta = 0` it is deterministic, with `eta = 1` over all steps it is exactly DDPM (a test checks it). **Classifier-free guidance** mixes the conditional and unconditional predictions, `ε̂ = ε̂_∅ + w (ε̂_c − ε̂_∅)`: `w = 1` is plain conditioning, larger `w` trades diversity for class fidelity.
@@ -70,7 +70,7 @@ let fm = fashion_mnist(None)?;
 let labels = fm.train.labels_vec();
 let boots: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == HELD_OUT_CLASS).take(10).collect();
 let concept = fm.train.select(&boots)?;
-image_grid(&concept.images, 10, 2)?
+image_grid(&concept.images, 10, 2)?  // 10 columns, each pixel drawn 2×2
 """)
 code(r"""
 let cfg = InversionConfig { placeholder: "<boot>".into(), initializer: "sneaker".into(), ..InversionConfig::default() };
@@ -185,6 +185,7 @@ Sampling with the new word in a prompt: DDIM with classifier-free guidance, then
 """)
 code(r"""
 let opts = SampleOptions { steps: 20, guidance: 5.0, size: (res, res), seed: 0, ..SampleOptions::default() };
+// 6 pictures made 3 at a time, one PNG each; then the same 6 again in memory, to show them
 let made = sd.sample_to_folder("a photo of <tiny-toy>", 6, 3, &opts, &[out.join("learned_embeds.safetensors")], &out.join("samples"), false)?;
 println!("{} pictures in {} ({} made now, {} were there)", made.files.len(), out.join("samples").display(), made.written, made.found);
 let sd_pics = sd.sample("a photo of <tiny-toy>", 6, &opts)?;
