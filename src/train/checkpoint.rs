@@ -91,6 +91,32 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
     crate::io::write_atomic(&dir.join(META), json.as_bytes())
 }
 
+/// Environment variable that makes resumable trainings print a digest of their whole
+/// state (every variable and the optimisers' moments) after each checkpoint they write
+/// and after each they load: a diverging kill-and-resume chain can then be compared,
+/// checkpoint by checkpoint, with an uninterrupted run.
+pub const TRACE_STATE_ENV: &str = "SMALLDATA_TRACE_STATE";
+
+/// FNV-1a over the bits of every tensor of `stores` and `optimizers`, in name order.
+pub(crate) fn state_digest(stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)]) -> Result<u64> {
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (prefix, vs) in stores {
+        named.extend(vs.variables().into_iter().map(|(k, v)| (format!("{prefix}/{k}"), v)));
+    }
+    for (prefix, opt) in optimizers {
+        named.extend(opt.state(prefix));
+    }
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hash = 0xcbf29ce484222325u64;
+    for (name, t) in &named {
+        let bytes = name.bytes().chain(Vec::<f64>::try_from(t.flatten(0, -1).to_kind(tch::Kind::Double))?.into_iter().flat_map(|v| v.to_bits().to_le_bytes()));
+        for b in bytes {
+            hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+    }
+    Ok(hash)
+}
+
 /// Create the output folder `out` (when there is one) and return it if it holds a
 /// checkpoint to resume from — only for a model that has not trained yet (`step` 0).
 pub(crate) fn to_resume(out: Option<&Path>, step: usize) -> Result<Option<std::path::PathBuf>> {
@@ -173,4 +199,29 @@ pub(crate) fn ema_update(src: &nn::VarStore, dst: &nn::VarStore, decay: Option<f
 pub(crate) fn ema_decay(decay: f64, t: usize) -> f64 {
     let t = t as f64;
     decay.min((1.0 + t) / (10.0 + t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_digest_sees_every_bit_of_weights_and_moments() {
+        let store = |w: f32| {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            vs.root().var_copy("w", &Tensor::from_slice(&[1.0f32, w]));
+            vs
+        };
+        let (a, b) = (store(2.0), store(2.0));
+        let (opt_a, opt_b) = (Adam::new(&a, 0.1, (0.9, 0.999)).unwrap(), Adam::new(&b, 0.1, (0.9, 0.999)).unwrap());
+        let digest = |vs: &nn::VarStore, opt: &Adam| state_digest(&[("g", vs)], &[("opt", opt)]).unwrap();
+        assert_eq!(digest(&a, &opt_a), digest(&b, &opt_b));
+        // one ulp in one weight changes it
+        let c = store(f32::from_bits(2.0f32.to_bits() + 1));
+        assert_ne!(digest(&a, &opt_a), digest(&c, &Adam::new(&c, 0.1, (0.9, 0.999)).unwrap()));
+        // so does the optimiser's step count
+        let mut later = Adam::new(&b, 0.1, (0.9, 0.999)).unwrap();
+        later.t = 1;
+        assert_ne!(digest(&a, &opt_a), digest(&b, &later));
+    }
 }

@@ -401,6 +401,7 @@ impl Gan {
             if self.cfg.run.progress {
                 eprintln!("GAN: resuming at step {} of {} from the checkpoint in {}", self.step, self.cfg.run.steps, out.display());
             }
+            self.trace_state("loaded")?;
         }
         self.history.resumed_from = self.step;
         let started = Instant::now();
@@ -428,6 +429,7 @@ impl Gan {
             if let Some(out) = self.cfg.run.out.clone() {
                 if checkpoint_due {
                     self.save(&out)?;
+                    self.trace_state("saved")?;
                 }
                 if grid_due {
                     self.sample_grid(8, 0)?.save(out.join(format!("samples_{:06}.png", self.step)))?;
@@ -500,6 +502,17 @@ impl Gan {
     pub fn sample_grid(&self, k: usize, seed: u64) -> Result<crate::plot::ImageGrid> {
         let (images, _) = self.sample(k, seed)?;
         crate::plot::image_grid(&images, k, 2)
+    }
+
+    /// With `SMALLDATA_TRACE_STATE` set, print a digest of the whole training state
+    /// (`GAN state saved at step N: …` on stderr), for comparing a resumed chain with
+    /// an uninterrupted run checkpoint by checkpoint.
+    fn trace_state(&self, what: &str) -> Result<()> {
+        if std::env::var_os(checkpoint::TRACE_STATE_ENV).is_some() {
+            let digest = checkpoint::state_digest(&self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)])?;
+            eprintln!("GAN state {what} at step {}: {digest:016x}", self.step);
+        }
+        Ok(())
     }
 
     /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`.
