@@ -509,10 +509,16 @@ impl Gan {
     /// an uninterrupted run checkpoint by checkpoint.
     fn trace_state(&self, what: &str) -> Result<()> {
         if std::env::var_os(checkpoint::TRACE_STATE_ENV).is_some() {
-            let digest = checkpoint::state_digest(&self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)])?;
-            eprintln!("GAN state {what} at step {}: {digest:016x}", self.step);
+            eprintln!("GAN state {what} at step {}: {:016x}", self.step, self.state_digest()?);
         }
         Ok(())
+    }
+
+    /// A digest of the whole training state: every weight, buffer and Adam moment of
+    /// both networks and the EMA generator (FNV-1a over their bits, in name order).
+    /// Equal digests mean bit-identical states.
+    pub fn state_digest(&self) -> Result<u64> {
+        checkpoint::state_digest(&self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)])
     }
 
     /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`.
