@@ -10,12 +10,11 @@ runs without error, its outputs contain at least one inline chart or image
 (`image/png` or an `<svg`), no output is a figure's Debug text (`Figure(720×480 px,
 …)`: a chart that was printed instead of drawn), no cell stopped early through `?`
 (evcxr only prints such an error; the runner finds it with a marker variable per
-cell), and every cell whose displayed last
-expression makes a chart (`…chart(…)`, `…plot(…)`, `image_grid(…)`, `preview(…)`, …)
-shows an image. A method notebook (metadata `method_notebook: true`) must also have a
-section "## On your own …" (the method on a folder or CSV of the reader's) and one
-"## On a GPU …" (the same code on CUDA), each with a code cell. With --write the
-executed notebook, outputs included,
+cell), and every cell whose displayed last expression makes a chart (`…chart(…)`,
+`…plot(…)`, `image_grid(…)`, `preview(…)`, …) shows an image. A method notebook
+(metadata `method_notebook: true`) must also have a section "## On your own …" (the
+method on a folder or CSV of the reader's) and one "## On a GPU …" (the same code on
+CUDA), each with a code cell. With --write the executed notebook, outputs included,
 replaces the committed copy. Prints one line per notebook and closes with
 "N passed, M failed".
 
