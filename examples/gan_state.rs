@@ -13,8 +13,7 @@ use smalldata::generate::{Gan, GanConfig};
 fn main() -> smalldata::Result<()> {
     let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     // as the command line does: every core, or SMALLDATA_THREADS of them
-    let threads = std::env::var("SMALLDATA_THREADS").ok().and_then(|s| s.parse::<i32>().ok());
-    tch::set_num_threads(threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1)));
+    smalldata::device::use_cpu_threads();
     let real = fashion_mnist(None)?.train.subsample_per_class(10, 0)?;
     let mut cfg = GanConfig::with_steps(steps);
     cfg.arch.g_width = 16;

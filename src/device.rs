@@ -47,6 +47,19 @@ pub fn parse_device(s: &str) -> Result<Device> {
     }
 }
 
+/// Name of the environment variable that caps libtorch's CPU threads ([`use_cpu_threads`]).
+pub const THREADS_ENV: &str = "SMALLDATA_THREADS";
+
+/// Let libtorch use every core (single runs; studies set one thread per worker), or
+/// `SMALLDATA_THREADS` of them. Two libtorch processes that each use every core slow
+/// each other down many times over (each small op waits for threads the other holds):
+/// give each `SMALLDATA_THREADS=1` when running two at once. The thread count is part
+/// of what a CPU run computes: reductions split across threads round differently.
+pub fn use_cpu_threads() {
+    let n = std::env::var(THREADS_ENV).ok().and_then(|s| s.parse::<i32>().ok()).filter(|&n| n > 0);
+    tch::set_num_threads(n.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1)));
+}
+
 /// A short human description of a device, e.g. `cpu` or `cuda:0`.
 pub fn describe(device: Device) -> String {
     match device {

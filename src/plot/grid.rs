@@ -71,14 +71,14 @@ pub fn image_grid_with_labels(images: &Tensor, ncols: usize, scale: u32, row_lab
     encode(canvas)
 }
 
-/// About how many pixels `chars` characters take at 13 px.
+/// About how many pixels `chars` characters take at 13 px (7.5 a character).
 fn text_width(chars: usize) -> usize {
     chars * 15 / 2
 }
 
 /// `label`, cut to what fits in `width` pixels with "…" at the end when it does not.
 fn fit(label: &str, width: usize) -> String {
-    let room = width / 15 * 2;
+    let room = width * 2 / 15; // the inverse of text_width
     if label.chars().count() <= room.max(1) {
         label.to_string()
     } else {

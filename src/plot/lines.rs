@@ -113,8 +113,8 @@ impl LineChart {
     fn draw_on<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>>(
         &self,
         mut chart: ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+        ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
     ) -> Result<()> {
-        let ((x0, x1), (y0, y1)) = self.bounds();
         let (x_ticks, y_ticks) = (tick_labels(x0..x1, MAX_TICKS), tick_labels(y0..y1, MAX_TICKS));
         chart
             .configure_mesh()
@@ -181,9 +181,9 @@ impl Chart for LineChart {
             let mut ticks: Vec<f64> = self.series.iter().flat_map(|s| s.x.iter().copied()).collect();
             ticks.sort_by(f64::total_cmp);
             ticks.dedup();
-            self.draw_on(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(ticks), y0..y1).map_err(plot_err)?)
+            self.draw_on(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(ticks), y0..y1).map_err(plot_err)?, ((x0, x1), (y0, y1)))
         } else {
-            self.draw_on(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?)
+            self.draw_on(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?, ((x0, x1), (y0, y1)))
         }
     }
 }

@@ -78,13 +78,7 @@ const META_TENSOR: &str = "__meta__/json";
 /// `checkpoint.json` is a copy written afterwards, for people to read.
 pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)], meta: &M) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;
-    let mut named: Vec<(String, Tensor)> = Vec::new();
-    for (prefix, vs) in stores {
-        named.extend(vs.variables().into_iter().map(|(k, v)| (format!("{prefix}/{k}"), v)));
-    }
-    for (prefix, opt) in optimizers {
-        named.extend(opt.state(prefix));
-    }
+    let mut named = named_state(stores, optimizers);
     let json = serde_json::to_string_pretty(meta)?;
     named.push((META_TENSOR.into(), Tensor::from_slice(json.as_bytes())));
     crate::io::write_safetensors(&dir.join(TENSORS), named)?;
@@ -97,8 +91,9 @@ pub(crate) fn save<M: serde::Serialize>(dir: &Path, stores: &[(&str, &nn::VarSto
 /// checkpoint by checkpoint, with an uninterrupted run.
 pub const TRACE_STATE_ENV: &str = "SMALLDATA_TRACE_STATE";
 
-/// FNV-1a over the bits of every tensor of `stores` and `optimizers`, in name order.
-pub(crate) fn state_digest(stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)]) -> Result<u64> {
+/// Every variable of `stores` (as `{prefix}/{name}`) and the state of `optimizers`:
+/// what a checkpoint holds besides its metadata.
+fn named_state(stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)]) -> Vec<(String, Tensor)> {
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (prefix, vs) in stores {
         named.extend(vs.variables().into_iter().map(|(k, v)| (format!("{prefix}/{k}"), v)));
@@ -106,6 +101,12 @@ pub(crate) fn state_digest(stores: &[(&str, &nn::VarStore)], optimizers: &[(&str
     for (prefix, opt) in optimizers {
         named.extend(opt.state(prefix));
     }
+    named
+}
+
+/// FNV-1a over the bits of every tensor of `stores` and `optimizers`, in name order.
+pub(crate) fn state_digest(stores: &[(&str, &nn::VarStore)], optimizers: &[(&str, &Adam)]) -> Result<u64> {
+    let mut named = named_state(stores, optimizers);
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let mut hash = 0xcbf29ce484222325u64;
     for (name, t) in &named {
@@ -209,7 +210,7 @@ mod tests {
     fn state_digest_sees_every_bit_of_weights_and_moments() {
         let store = |w: f32| {
             let vs = nn::VarStore::new(tch::Device::Cpu);
-            vs.root().var_copy("w", &Tensor::from_slice(&[1.0f32, w]));
+            let _ = vs.root().var_copy("w", &Tensor::from_slice(&[1.0f32, w]));
             vs
         };
         let (a, b) = (store(2.0), store(2.0));

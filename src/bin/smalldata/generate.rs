@@ -1,6 +1,6 @@
 //! `smalldata generate …`: synthetic data — the judge, the GAN, table synthesizers,
 //! the diffusion model and textual inversion.
-use super::all_threads;
+use smalldata::device::use_cpu_threads;
 use clap::Subcommand;
 use smalldata::data;
 use smalldata::generate::diffusion::{DiffusionArchitecture, DiffusionConfig, DiffusionTraining};
@@ -288,7 +288,7 @@ pub(crate) enum GenerateCmd {
 pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
     match what {
         GenerateCmd::Judge { steps, seed, out, data_dir } => {
-            all_threads();
+            use_cpu_threads();
             let t = std::time::Instant::now();
             let data = data::fashion_mnist(data_dir.as_deref())?;
             let judge = smalldata::generate::judge::train_judge(&data.train, steps, seed, &out)?;
@@ -296,7 +296,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             println!("judge: {steps} steps in {:.0} s; test accuracy {acc:.4} on {} images; saved {}", t.elapsed().as_secs_f64(), data.test.len(), out.display());
         }
         GenerateCmd::Gan { n_per_class, steps, checkpoint_every, loss, no_diffaugment, no_spectral_norm, d_steps, batch_size, g_width, d_width, lr, seed, data_dir, out } => {
-            all_threads();
+            use_cpu_threads();
             let defaults = smalldata::generate::GanExperimentConfig::default();
             let cfg = smalldata::generate::GanExperimentConfig {
                 data_dir,
@@ -323,7 +323,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             );
         }
         GenerateCmd::SdInvert { model, images, token, init, vectors, steps, lr, no_scale_lr, batch_size, resolution, center_crop, flip_p, style, save_every, checkpoint_every, samples, sampling, seed, out } => {
-            all_threads();
+            use_cpu_threads();
             let sd = sampling.open(&model)?;
             let cfg = SdInversionConfig {
                 placeholder: token,
@@ -366,7 +366,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             }
         }
         GenerateCmd::SdSample { model, embeds, prompt, n, sampling, seed, out } => {
-            all_threads();
+            use_cpu_threads();
             let mut sd = sampling.open(&model)?;
             for file in &embeds {
                 let tokens = sd.load_textual_inversion(file, None)?;
@@ -405,7 +405,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             println!("{} seeds, {} real rows, {} synthetic rows, {:.1} s", cfg.seeds, cfg.rows, cfg.synthetic_rows, t.elapsed().as_secs_f64());
         }
         GenerateCmd::DiffusionPretrain { steps, tokens_per_class, width, batch_size, lr, checkpoint_every, seed, data_dir, folder, size, channels, out, export } => {
-            all_threads();
+            use_cpu_threads();
             use smalldata::generate::diffusion::*;
             let defaults = DiffusionConfig::default();
             let cfg = DiffusionConfig {
@@ -437,7 +437,7 @@ pub(crate) fn run(what: GenerateCmd) -> smalldata::Result<()> {
             );
         }
         GenerateCmd::Invert { images, placeholder, initializer, num_vectors, mixture, steps, lr, batch_size, t_min, flip, token, sampler, guidance, samples, seed, pretrained, data_dir, out } => {
-            all_threads();
+            use_cpu_threads();
             use smalldata::generate::diffusion::*;
             let defaults = InversionExperimentConfig::default();
             let cfg = InversionExperimentConfig {

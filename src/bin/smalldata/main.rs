@@ -249,14 +249,6 @@ enum DatasetArg {
     Winequality,
 }
 
-/// Let libtorch use every core (single runs; studies set one thread per worker), or
-/// `SMALLDATA_THREADS` of them. Two libtorch processes that each use every core slow
-/// each other down many times over (each small op waits for threads the other holds):
-/// give each `SMALLDATA_THREADS=1` when running two at once.
-fn all_threads() {
-    let n = std::env::var("SMALLDATA_THREADS").ok().and_then(|s| s.parse::<i32>().ok()).filter(|&n| n > 0);
-    tch::set_num_threads(n.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1)));
-}
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

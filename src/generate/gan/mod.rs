@@ -518,7 +518,12 @@ impl Gan {
     /// both networks and the EMA generator (FNV-1a over their bits, in name order).
     /// Equal digests mean bit-identical states.
     pub fn state_digest(&self) -> Result<u64> {
-        checkpoint::state_digest(&self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)])
+        checkpoint::state_digest(&self.nets.stores(), &self.optimisers())
+    }
+
+    /// Both optimisers under their checkpoint prefixes.
+    fn optimisers(&self) -> [(&'static str, &Adam); 2] {
+        [("opt_g", &self.opt.g), ("opt_d", &self.opt.d)]
     }
 
     /// Write the checkpoint (`checkpoint.safetensors` and `checkpoint.json`) into `dir`.
@@ -531,7 +536,7 @@ impl Gan {
             step: self.step,
             history: self.history.clone(),
         };
-        checkpoint::save(dir.as_ref(), &self.nets.stores(), &[("opt_g", &self.opt.g), ("opt_d", &self.opt.d)], &meta)
+        checkpoint::save(dir.as_ref(), &self.nets.stores(), &self.optimisers(), &meta)
     }
 
     /// Restore a checkpoint written by [`Gan::save`] under the same settings.
