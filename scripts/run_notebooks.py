@@ -15,7 +15,9 @@ cell), and every cell whose displayed last expression makes a chart (`…chart(�
 (metadata `method_notebook: true`) must also have a section "## On your own …" (the
 method on a folder or CSV of the reader's) and one "## On a GPU …" (the same code on
 CUDA), each with a code cell. With --write the executed notebook, outputs included,
-replaces the committed copy. Prints one line per notebook and closes with
+replaces the committed copy when every check passes; when a check fails after the
+last cell ran, the executed notebook is written to the temporary folder instead
+(NAME.failed.ipynb) and the committed copy is left alone. Prints one line per notebook and closes with
 "N passed, M failed".
 
 Numbers that cite a result. Prose that quotes a number a cell computes marks it:
@@ -37,6 +39,7 @@ import glob
 import os
 import re
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -237,6 +240,13 @@ def run(path, timeout, write):
     # evcxr reports a compile error as an error output without failing the request.
     problems = stopped + saved_problems(nb)
     if problems:
+        if write:
+            # the notebook ran to its end but a check failed (a cited number that the
+            # run no longer prints, say): keep the outputs beside it, to read the new
+            # numbers from, and leave the committed copy as it was
+            aside = os.path.join(tempfile.gettempdir(), os.path.basename(path).replace(".ipynb", ".failed.ipynb"))
+            nbformat.write(nb, aside)
+            problems.append(f"the executed notebook is in {aside}")
         return False, time.time() - started, "\n".join(problems)
     if write:
         nbformat.write(nb, path)

@@ -188,7 +188,7 @@ let trained = (gan.step - history.resumed_from).max(1);
 println!("device here: {:?}; {:.3} s per generator step ({} steps in {:.0} s)", smalldata::device()?, history.seconds / trained as f64, trained, history.seconds);
 """)
 code(r"""
-println!("notebook ran in {:.0} s, the compile of smalldata into the kernel included", started.elapsed().as_secs_f64());
+println!("notebook ran in {:.0} s, counted from its first cell (a first compile of smalldata into the kernel, when there was one, included)", started.elapsed().as_secs_f64());
 """)
 
 nb.write("04_gan.ipynb")

@@ -243,7 +243,7 @@ assert_eq!(sd_pics.size(), vec![6, 3, res, res]);
 println!("all checks passed");
 """)
 code(r"""
-println!("notebook ran in {:.0} s, the compile of smalldata into the kernel included", started.elapsed().as_secs_f64());
+println!("notebook ran in {:.0} s, counted from its first cell (a first compile of smalldata into the kernel, when there was one, included)", started.elapsed().as_secs_f64());
 """)
 
 nb.write("05_diffusion_textual_inversion.ipynb")

@@ -229,6 +229,26 @@ pub struct Stability {
 }
 
 impl Stability {
+    /// The outcome in words, for the page and the sentences: "holds (crop stays the best)",
+    /// "does not hold (crop was best, mixup is now)", or, when the best arm stays the
+    /// best but crosses to the other side of its baseline, "does not hold (mixup stays
+    /// the best, but moves from -0.4 points to +1.3 points against none)".
+    pub fn outcome(&self, metric: Metric) -> String {
+        if self.holds {
+            return format!("holds ({} stays the best, on the same side of its baseline)", self.best);
+        }
+        match self.rows.iter().find(|r| r.arm == self.best && self.best == self.best_doubled) {
+            Some(r) => format!(
+                "does not hold ({} stays the best, but moves from {} to {} against {})",
+                r.arm,
+                verdict::show_diff(metric, r.diff),
+                verdict::show_diff(metric, r.diff_doubled),
+                r.baseline
+            ),
+            None => format!("does not hold ({} was best, {} is now)", self.best, self.best_doubled),
+        }
+    }
+
     fn compare(planned: &SizeVerdict, doubled: &[SizeVerdict], metric: Metric) -> Stability {
         let sign = if metric.higher_is_better() { 1.0 } else { -1.0 };
         let rows: Vec<StabilityRow> = planned
@@ -293,7 +313,7 @@ impl Advice {
 
     /// The forest plot of every confirmed arm × size (`None` before confirmation).
     pub fn forest_plot(&self) -> Result<Option<crate::plot::Figure>> {
-        page::forest(&self.verdicts)
+        page::forest(&self.verdicts, &self.data)
     }
 }
 
@@ -516,4 +536,69 @@ fn choose(summary: &ExperimentSummary, size: usize, keep: usize, c: &dyn Candida
     // best first; ties keep table order
     rows.sort_by(|a, b| b.1.total_cmp(&a.1));
     rows.into_iter().take(keep).map(|(a, _)| a.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict_at(arms: &[(&str, f64)]) -> SizeVerdict {
+        SizeVerdict {
+            size: 10,
+            seeds: 3,
+            metric: Metric::Accuracy,
+            best: None,
+            seeds_for_best: None,
+            detectable: None,
+            arms: arms.iter().map(|&(arm, diff)| ArmEffect {
+                arm: arm.into(),
+                baseline: "none".into(),
+                mean: 0.7 + diff,
+                baseline_mean: 0.7,
+                diff,
+                ci_low: diff - 0.01,
+                ci_high: diff + 0.01,
+                p: 0.5,
+                holm_p: 0.5,
+                sd_diff: 0.01,
+                effect: Effect::Unclear,
+            }).collect(),
+        }
+    }
+
+    #[test]
+    fn stability_says_what_changed() {
+        let planned = verdict_at(&[("crop", 0.02), ("mixup", 0.01)]);
+        // the same best arm on the same side: holds
+        let s = Stability::compare(&planned, &[verdict_at(&[("crop", 0.03), ("mixup", -0.01)])], Metric::Accuracy);
+        assert!(s.holds && s.outcome(Metric::Accuracy).starts_with("holds (crop stays the best"), "{}", s.outcome(Metric::Accuracy));
+        // another arm becomes the best
+        let s = Stability::compare(&planned, &[verdict_at(&[("crop", 0.0), ("mixup", 0.02)])], Metric::Accuracy);
+        assert_eq!(s.outcome(Metric::Accuracy), "does not hold (crop was best, mixup is now)");
+        // the best stays the best but crosses its baseline: say so, not "mixup was best, mixup is now"
+        let planned = verdict_at(&[("crop", -0.02), ("mixup", -0.0004)]);
+        let s = Stability::compare(&planned, &[verdict_at(&[("crop", -0.01), ("mixup", 0.013)])], Metric::Accuracy);
+        assert!(!s.holds);
+        assert_eq!(s.outcome(Metric::Accuracy), "does not hold (mixup stays the best, but moves from +0.0 points to +1.3 points against none)");
+    }
+
+    #[test]
+    fn the_forest_plot_names_the_data() {
+        let v = [verdict_at(&[("crop", 0.02)])];
+        for (data, name) in [
+            ("image folder /tmp/x/digits (classes 0, 1; seed 0: 539 test images)", "digits"),
+            ("/data/diabetes.csv: 442 rows with a target, 10 feature column(s)", "diabetes.csv"),
+        ] {
+            let svg = page::forest(&v, data).unwrap().unwrap().svg;
+            assert!(svg.contains(&format!("{name}: every confirmed arm")), "{name} not in the title of {data:?}");
+        }
+    }
+
+    #[test]
+    fn differences_never_read_minus_zero() {
+        assert_eq!(verdict::show_diff(Metric::Accuracy, -0.0004), "+0.0 points");
+        assert_eq!(verdict::show_diff(Metric::Accuracy, -0.0134), "-1.3 points");
+        assert_eq!(verdict::show_diff(Metric::Rmse, -0.0001), "+0.000");
+        assert_eq!(verdict::show_diff(Metric::Rmse, 2.5), "+2.500");
+    }
 }

@@ -78,9 +78,9 @@ pub fn conclusions(
             s.size,
             changes.join(", "),
             if s.holds {
-                format!("the ranking holds: {} stays the best arm, on the same side of its baseline", s.best)
+                format!("the ranking {}", s.outcome(c.primary()))
             } else {
-                format!("the ranking does not hold ({} was best, {} is now): the training length still matters here, so train longer before trusting the verdict", s.best, s.best_doubled)
+                format!("the ranking {}: the training length still matters here, so train longer before trusting the verdict", s.outcome(c.primary()))
             }
         ));
     }
@@ -117,8 +117,10 @@ pub fn conclusions(
     (out, recipe)
 }
 
-/// Every arm × size of the confirmation as a forest plot (`None` when empty).
-pub fn forest(verdicts: &[SizeVerdict]) -> Result<Option<Figure>> {
+/// Every arm × size of the confirmation as a forest plot (`None` when empty); `data`
+/// is [`Advice::data`], whose source (a folder or file: its last component) goes in
+/// the title.
+pub fn forest(verdicts: &[SizeVerdict], data: &str) -> Result<Option<Figure>> {
     let Some(metric) = verdicts.first().map(|v| v.metric) else { return Ok(None) };
     let k = if matches!(metric, Metric::Accuracy | Metric::Auc) { 100.0 } else { 1.0 };
     let rows: Vec<ForestRow> = verdicts
@@ -137,8 +139,13 @@ pub fn forest(verdicts: &[SizeVerdict]) -> Result<Option<Figure>> {
         return Ok(None);
     }
     let unit = if k == 100.0 { " (points)" } else { "" };
-    let x = format!("Δ {}{unit} against the baseline, paired, 95% CI", metric.label());
-    forest_plot(&format!("Confirmation: every arm × size (filled: Holm p < {ALPHA})"), &x, rows, metric.higher_is_better()).map(Some)
+    let better = if metric.higher_is_better() { "higher is better" } else { "lower is better" };
+    let x = format!("Δ {}{unit} against the baseline, paired, 95% CI ({better})", metric.label());
+    // "image folder DIR (classes …: …)" or "FILE: 442 rows …": the part before either
+    let source = data.split(" (").next().unwrap_or(data);
+    let source = source.split(": ").next().unwrap_or(source);
+    let name = Path::new(source).file_name().map_or(source.into(), |n| n.to_string_lossy());
+    forest_plot(&format!("{name}: every confirmed arm × size (filled: Holm p < {ALPHA})"), &x, rows, metric.higher_is_better()).map(Some)
 }
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',sans-serif;font-size:16px;line-height:1.45;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}\
@@ -177,7 +184,7 @@ pub fn write_page(c: &dyn Candidates, out: &Path, advice: &mut Advice) -> Result
         verdict.push_str("</ul>");
     }
     body.push_str(&format!("<div class=\"verdict\"><h2 style=\"border:0;margin-top:.4em\">Verdict</h2>{verdict}<p>To reproduce the recommendation:</p><pre>{}</pre></div>", html_escape(&advice.recipe)));
-    if let Some(f) = forest(&advice.verdicts)? {
+    if let Some(f) = forest(&advice.verdicts, &advice.data)? {
         f.save(out.join("forest.svg"))?;
         f.save(out.join("forest.png"))?;
         body.push_str(&format!(
@@ -218,7 +225,7 @@ pub fn write_page(c: &dyn Candidates, out: &Path, advice: &mut Advice) -> Result
             "<h2>Stability at twice the training length</h2><p>The confirmed arms and their baseline again at {} {label}, on the confirmation seeds, trained twice as long: \
              the ranking {}. Runs: <a href=\"stability/index.html\">stability/index.html</a>.</p>{}",
             s.size,
-            if s.holds { format!("holds ({} stays the best)", html_escape(&s.best)) } else { format!("does not hold ({} was best, {} is now)", html_escape(&s.best), html_escape(&s.best_doubled)) },
+            html_escape(&s.outcome(c.primary())),
             html_table(&["arm", "against", "planned length", "twice the length"], rows)
         ));
     }

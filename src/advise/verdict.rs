@@ -121,10 +121,12 @@ pub fn verdicts(summary: &ExperimentSummary, metric: Metric) -> Result<Vec<SizeV
 }
 
 /// A difference in the metric's reading units: points for accuracy and AUC.
+/// A difference that rounds to zero reads "+0.0", never "-0.0".
 pub fn show_diff(metric: Metric, d: f64) -> String {
+    // adding 0.0 turns the -0.0 that rounding a small negative gives into +0.0
     match metric {
-        Metric::Accuracy | Metric::Auc => format!("{:+.1} points", d * 100.0),
-        _ => format!("{d:+.3}"),
+        Metric::Accuracy | Metric::Auc => format!("{:+.1} points", (d * 1000.0).round() / 10.0 + 0.0),
+        _ => format!("{:+.3}", (d * 1000.0).round() / 1000.0 + 0.0),
     }
 }
 

@@ -216,8 +216,9 @@ impl std::fmt::Display for DatasetSummary {
             self.pixel_mean,
             self.pixel_std
         )?;
+        writeln!(f, "  {:>5} {:<20} {:>6}", "class", "name", "images")?;
         for (i, (name, count)) in self.class_names.iter().zip(&self.class_counts).enumerate() {
-            writeln!(f, "  {i:>3} {name:<20} {count:>6}")?;
+            writeln!(f, "  {i:>5} {name:<20} {count:>6}")?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Bar charts.
 
-use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
+use super::{edge, plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -89,7 +89,7 @@ impl Chart for BarChart {
             .map_err(plot_err)?;
         chart
             .draw_series(self.values.iter().enumerate().map(|(i, &v)| {
-                let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)], Palette99::pick(i).filled());
+                let mut bar = Rectangle::new([(edge(i, n), 0.0), (edge(i + 1, n), v)], Palette99::pick(i).filled());
                 bar.set_margin(0, 0, 6, 6);
                 bar
             }))
@@ -104,7 +104,7 @@ impl Chart for BarChart {
         if bottom < 0.0 {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(SegmentValue::Exact(0), 0.0), (SegmentValue::Exact(n), 0.0)],
+                    vec![(edge(0, n), 0.0), (edge(n, n), 0.0)],
                     BLACK.mix(0.6).stroke_width(1),
                 )))
                 .map_err(plot_err)?;
@@ -158,5 +158,25 @@ mod tests {
         }
         // short labels keep the compact width
         assert_eq!(bar_chart("c", &["a".into(), "b".into()], &[1.0, 2.0], "n").unwrap().width, 480);
+    }
+
+    /// Widths of the filled rectangles (the bars) in an SVG.
+    fn bar_widths(svg: &str) -> Vec<f64> {
+        svg.split("<rect").skip(1)
+            .map(|r| r.split('>').next().unwrap())
+            .filter(|r| !r.contains("fill=\"#FFFFFF\"") && !r.contains("fill=\"none\""))
+            .map(|r| r.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_single_bar_has_width() {
+        // one method compared: the axis has one segment, and the bar must still be drawn
+        let f = bar_chart_ci("gain", &["crop".into()], &[-0.03], &[(-0.06, 0.0)], "Δ accuracy").unwrap();
+        let widths = bar_widths(&f.svg);
+        assert_eq!(widths.len(), 1, "{widths:?} in {}", f.svg);
+        assert!(widths[0] > 100.0, "the one bar is {} px wide", widths[0]);
+        let two = bar_widths(&bar_chart("c", &["a".into(), "b".into()], &[1.0, 2.0], "n").unwrap().svg);
+        assert!(two.len() == 2 && two.iter().all(|&w| w > 100.0), "{two:?}");
     }
 }

@@ -2,7 +2,7 @@
 //! meta-analyses show many effects at once (Lewis & Clarke 2001, "Forest plots:
 //! trying to see the wood and the trees", BMJ 322:1479).
 
-use super::{plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
+use super::{edge, plot_err, tick_labels, Chart, Figure, FONT, MAX_TICKS};
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -103,7 +103,7 @@ impl Chart for ForestPlot {
             .map_err(plot_err)?;
         chart
             .draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, SegmentValue::Exact(0)), (0.0, SegmentValue::Exact(n))],
+                vec![(0.0, edge(0, n)), (0.0, edge(n, n))],
                 BLACK.mix(0.7).stroke_width(1),
             )))
             .map_err(plot_err)?;

@@ -1,7 +1,7 @@
 //! A confusion matrix as a heat map, each cell coloured by its share of the row (the
 //! recall of that true class) and labelled with its count.
 
-use super::{plot_err, Chart, Figure, FONT};
+use super::{edge, plot_err, Chart, Figure, FONT};
 use crate::{Error, Result};
 use ndarray::Array2;
 use plotters::coord::Shift;
@@ -59,7 +59,7 @@ impl Chart for ConfusionHeatmap {
             .axis_desc_style((FONT, 13))
             .draw()
             .map_err(plot_err)?;
-        let cell = |i: usize| (SegmentValue::Exact(i), SegmentValue::Exact(i + 1));
+        let cell = |i: usize| (edge(i, k), edge(i + 1, k));
         for t in 0..k {
             let row_total: u64 = self.matrix.row(t).sum();
             for p in 0..k {

@@ -56,6 +56,15 @@ pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::invalid("chart", format!("{e:?}"), "plotters could not draw the chart")
 }
 
+/// The left edge of segment `i` on a segmented axis of `n` segments built from
+/// `(0..n - 1).into_segmented()`; `edge(n, n)` is the axis' right end. plotters places
+/// `Exact(n)` by extrapolating from the segments before it, which has nothing to go on
+/// when there is one segment (the bar or line would have no width), so the right end
+/// is `Last`.
+pub(crate) fn edge(i: usize, n: usize) -> SegmentValue<usize> {
+    if i >= n { SegmentValue::Last } else { SegmentValue::Exact(i) }
+}
+
 /// How many labelled ticks a numeric axis gets at most (plotters' default).
 pub(crate) const MAX_TICKS: usize = 11;
 
