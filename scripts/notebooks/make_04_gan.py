@@ -99,10 +99,12 @@ let verdict = judge_samples(&judge, &images, &labels)?;
 println!("label agreement {:.3}, FMI {:.3}, macro F1 {:.3}", verdict.label_agreement, verdict.fmi, verdict.macro_f1);
 """)
 code(r"""
+for (name, share) in real.class_names.iter().zip(&verdict.per_class) { print!("{name} {share:.2}   "); }
+println!();
 bar_chart("judge agreement per class (800 GAN steps)", &real.class_names, &verdict.per_class, "share recognised")?
 """)
 md(r"""
-The judge gives the asked label to <span class="result">0.427</span> of the samples, against 0.1 by chance (FMI <span class="result">0.368</span>). The chart says where: trousers are recognised almost always, dresses, sandals, sneakers and bags more often than not, T-shirts, pullovers and coats rarely, ankle boots almost never. Classes with a silhouette of their own come through; those told apart by detail the samples lack (a T-shirt from a pullover, a coat or a shirt) do not.
+The judge gives the asked label to <span class="result">0.420</span> of the samples, against 0.1 by chance (FMI <span class="result">0.364</span>). The chart says where: trousers are recognised almost always (<span class="result">0.98</span>); dresses, sandals and bags more often than not (<span class="result">0.67</span>, <span class="result">0.66</span>, <span class="result">0.55</span>); sneakers and shirts a little under half the time (<span class="result">0.48</span>, <span class="result">0.43</span>); T-shirts, pullovers and coats rarely (<span class="result">0.16</span>, <span class="result">0.10</span>, <span class="result">0.14</span>); ankle boots almost never (<span class="result">0.03</span>). Classes with a silhouette of their own mostly come through; those told apart by detail the samples lack (a T-shirt from a pullover or a coat) do not.
 """)
 md(r"""
 ## Adding the samples to a small training set
@@ -135,12 +137,12 @@ bar_chart_ci("test accuracy, 3 classifier seeds (95% CI)", &["10 real".to_string
     &summaries.iter().map(|s| (s.ci_low, s.ci_high)).collect::<Vec<_>>(), "accuracy")?
 """)
 md(r"""
-With 40 synthetic images per class added, accuracy went from <span class="result">0.721</span> to <span class="result">0.701</span>, the intervals <span class="result">[0.691, 0.751]</span> and <span class="result">[0.689, 0.714]</span> overlapping: no gain, even with the head start the GAN had (it saw 50 real images per class). Samples as rough as these add label noise more than information; whether a longer-trained GAN on each run's own images helps is the study's `gan` arm.
+With 40 synthetic images per class added, accuracy went from <span class="result">0.721</span> to <span class="result">0.704</span>, the intervals <span class="result">[0.691, 0.751]</span> and <span class="result">[0.678, 0.730]</span> overlapping: no gain, even with the head start the GAN had (it saw 50 real images per class). Samples as rough as these add label noise more than information; whether a longer-trained GAN on each run's own images helps is the study's `gan` arm.
 """)
 md(r"""
 ## What must hold
 
-Shapes and ranges of the samples, and floors that an untrained generator cannot pass: after 800 steps the judge recognises clearly more samples than chance (0.1) would give — <span class="result">0.427</span> in the run saved here on the development machine; the full 3,000-step run of `smalldata generate gan` reaches the figures in the README.
+Shapes and ranges of the samples, and floors that an untrained generator cannot pass: after 800 steps the judge recognises clearly more samples than chance (0.1) would give — <span class="result">0.420</span> in the run saved here on the development machine; the full 3,000-step run of `smalldata generate gan` reaches the figures in the README.
 """)
 code(r"""
 assert_eq!(images.size(), vec![1000, 1, 28, 28]);
@@ -176,7 +178,7 @@ println!("{}", on_digits.data_source);
 for r in &on_digits.summary.rows { println!("{:<5} n = {:<3} accuracy {}", r.arm, r.size, r.get(Metric::Accuracy)); };
 """)
 md(r"""
-On these digits the 300-step GAN's images lowered accuracy at 10 per class, from <span class="result">0.9060 ± 0.0540</span> with `none` to <span class="result">0.8806 ± 0.0327</span> with two synthetic images per real one — the same direction as on Fashion-MNIST above, and with three seeds not a verdict. `smalldata advise` on the folder screens the `gan` arm beside the augmentations and confirms on new seeds (notebook 09).
+On these digits the 300-step GAN's images lowered accuracy at 10 per class, from <span class="result">0.9060 ± 0.0540</span> with `none` to <span class="result">0.8806 ± 0.0629</span> with two synthetic images per real one — the same direction as on Fashion-MNIST above, and with three seeds not a verdict. `smalldata advise` on the folder screens the `gan` arm beside the augmentations and confirms on new seeds (notebook 09).
 """)
 md(r"""
 ## On a GPU
@@ -184,8 +186,8 @@ md(r"""
 `Gan::new` above was given `smalldata::device()`: CUDA when libtorch sees a GPU, else the CPU (`SMALLDATA_DEVICE=cpu`, `cuda` or `cuda:1` decides instead). Sampling follows the GAN onto its device, the study's `gan` arm uses `smalldata::device()` too, and the judge goes where `load_judge` is told (the CPU above; `load_judge(smalldata::device()?)` puts it on the GPU). `scripts/device_check.py` compares GAN steps on a GPU with the CPU and times both; it has not run on a GPU yet (README, "On a GPU"). The training history records the time per step, the figure a GPU changes:
 """)
 code(r"""
-let trained = (gan.step - history.resumed_from).max(1);
-println!("device here: {:?}; {:.3} s per generator step ({} steps in {:.0} s)", smalldata::device()?, history.seconds / trained as f64, trained, history.seconds);
+// the history's seconds add up every session that trained this checkpoint, resumed ones included
+println!("device here: {:?}; {:.3} s per generator step ({} steps in {:.0} s)", smalldata::device()?, history.seconds / gan.step.max(1) as f64, gan.step, history.seconds);
 """)
 code(r"""
 println!("notebook ran in {:.0} s, counted from its first cell (a first compile of smalldata into the kernel, when there was one, included)", started.elapsed().as_secs_f64());
