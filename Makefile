@@ -111,10 +111,10 @@ FUZZ_SECONDS ?= 60
 KILLS ?= 3
 KILL_BIN ?= target/release/smalldata
 KILL_JOBS ?= all
-# The GAN is left out of the kill loop that make test runs: in 2 of 5 runs of 20 kills
-# its weights ended about 1e-6 apart from an uninterrupted run's (README, Reliability;
-# cause not found yet), and a test that fails by chance is no test. make kill-loop runs it.
-CI_KILL_JOBS := tabular,diffusion-pretrain,invert,sd-invert,finetune,advise
+# make test kills every long job, the GAN included: its rare divergence (the first MKL
+# tanh of a process; README, Reliability) is gone since the generator writes tanh as
+# 2σ(2x) − 1.
+CI_KILL_JOBS := all
 fuzz: setup-rust
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
