@@ -126,6 +126,7 @@ for seed in 0..3u64 {
         let mut model = Classifier::new(ModelSpec::new(ModelKind::SmallCnn, train.image_shape(), 10), seed, Device::Cpu)?;
         Trainer::new(TrainConfig { seed, progress: false, ..TrainConfig::default() }).fit(&mut model, train)?;
         acc[k].push(model.evaluate(&test)?.accuracy);
+        println!("  seed {seed}, {}: accuracy {:.3}", if k == 0 { "10 real" } else { "10 real + 40 GAN" }, acc[k][acc[k].len() - 1]);
     }
 }
 let summaries: Vec<Summary> = acc.iter().map(|a| Summary::of(a)).collect::<Result<_>>()?;
