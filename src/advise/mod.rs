@@ -58,6 +58,20 @@ pub enum AdviseData {
 }
 
 impl AdviseData {
+    /// A short name for titles: the last component of the folder or CSV, or the name
+    /// of the built-in set.
+    pub fn name(&self) -> String {
+        let last = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match self {
+            AdviseData::Table(TabularSource::Csv { path, .. }) => last(path),
+            AdviseData::Table(t) => t.name(),
+            AdviseData::Images(StudyData::Folder { path, .. }) => last(path),
+            AdviseData::Images(StudyData::Cifar10 { .. }) => "cifar-10".into(),
+            AdviseData::Images(StudyData::FashionMnist { .. } | StudyData::FashionMnistEmbedded) => "fashion-mnist".into(),
+            AdviseData::Images(StudyData::Digits) => "digits".into(),
+        }
+    }
+
     /// A CSV file (needs `target`), `diabetes` / `winequality`, an image folder, or a
     /// built-in image set (`fashion-mnist`, `fashion-mnist-embedded`, `digits`).
     pub fn detect(path: &str, target: Option<&str>) -> Result<Self> {
@@ -237,7 +251,8 @@ impl Stability {
         if self.holds {
             return format!("holds ({} stays the best, on the same side of its baseline)", self.best);
         }
-        match self.rows.iter().find(|r| r.arm == self.best && self.best == self.best_doubled) {
+        let stayed = self.rows.iter().find(|r| r.arm == self.best).filter(|_| self.best == self.best_doubled);
+        match stayed {
             Some(r) => format!(
                 "does not hold ({} stays the best, but moves from {} to {} against {})",
                 r.arm,
@@ -283,6 +298,9 @@ pub struct StageTime {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Advice {
     pub data: String,
+    /// The data's short name ([`AdviseData::name`]), for titles.
+    #[serde(default)]
+    pub name: String,
     pub plan: Plan,
     /// Arms carried from screening to confirmation.
     pub confirmed: Vec<String>,
@@ -313,7 +331,7 @@ impl Advice {
 
     /// The forest plot of every confirmed arm × size (`None` before confirmation).
     pub fn forest_plot(&self) -> Result<Option<crate::plot::Figure>> {
-        page::forest(&self.verdicts, &self.data)
+        page::forest(&self.verdicts, &self.name)
     }
 }
 
@@ -466,6 +484,7 @@ pub fn advise_with(c: &dyn Candidates, cfg: &AdviseConfig, started: Instant, dea
     let (sentences, recipe) = page::conclusions(c, &plan, &verdicts, stability.as_ref(), complete, &screen.summary);
     let mut advice = Advice {
         data: c.describe_data(),
+        name: cfg.data.name(),
         plan,
         confirmed,
         verdicts,
@@ -584,14 +603,12 @@ mod tests {
 
     #[test]
     fn the_forest_plot_names_the_data() {
-        let v = [verdict_at(&[("crop", 0.02)])];
-        for (data, name) in [
-            ("image folder /tmp/x/digits (classes 0, 1; seed 0: 539 test images)", "digits"),
-            ("/data/diabetes.csv: 442 rows with a target, 10 feature column(s)", "diabetes.csv"),
-        ] {
-            let svg = page::forest(&v, data).unwrap().unwrap().svg;
-            assert!(svg.contains(&format!("{name}: every confirmed arm")), "{name} not in the title of {data:?}");
-        }
+        let folder = AdviseData::Images(StudyData::folder("/tmp/x/digits"));
+        let csv = AdviseData::Table(TabularSource::Csv { path: "/data/diabetes.csv".into(), target: "y".into(), missing: Missing::Impute });
+        assert_eq!((folder.name().as_str(), csv.name().as_str()), ("digits", "diabetes.csv"));
+        assert_eq!(AdviseData::Images(StudyData::Digits).name(), "digits");
+        let svg = page::forest(&[verdict_at(&[("crop", 0.02)])], "digits").unwrap().unwrap().svg;
+        assert!(svg.contains("digits: every confirmed arm"), "the data's name not in the title");
     }
 
     #[test]

@@ -117,10 +117,9 @@ pub fn conclusions(
     (out, recipe)
 }
 
-/// Every arm × size of the confirmation as a forest plot (`None` when empty); `data`
-/// is [`Advice::data`], whose source (a folder or file: its last component) goes in
-/// the title.
-pub fn forest(verdicts: &[SizeVerdict], data: &str) -> Result<Option<Figure>> {
+/// Every arm × size of the confirmation as a forest plot (`None` when empty), titled
+/// with the data's short `name` ([`Advice::name`]).
+pub fn forest(verdicts: &[SizeVerdict], name: &str) -> Result<Option<Figure>> {
     let Some(metric) = verdicts.first().map(|v| v.metric) else { return Ok(None) };
     let k = if matches!(metric, Metric::Accuracy | Metric::Auc) { 100.0 } else { 1.0 };
     let rows: Vec<ForestRow> = verdicts
@@ -141,10 +140,6 @@ pub fn forest(verdicts: &[SizeVerdict], data: &str) -> Result<Option<Figure>> {
     let unit = if k == 100.0 { " (points)" } else { "" };
     let better = if metric.higher_is_better() { "higher is better" } else { "lower is better" };
     let x = format!("Δ {}{unit} against the baseline, paired, 95% CI ({better})", metric.label());
-    // "image folder DIR (classes …: …)" or "FILE: 442 rows …": the part before either
-    let source = data.split(" (").next().unwrap_or(data);
-    let source = source.split(": ").next().unwrap_or(source);
-    let name = Path::new(source).file_name().map_or(source.into(), |n| n.to_string_lossy());
     forest_plot(&format!("{name}: every confirmed arm × size (filled: Holm p < {ALPHA})"), &x, rows, metric.higher_is_better()).map(Some)
 }
 
@@ -184,7 +179,7 @@ pub fn write_page(c: &dyn Candidates, out: &Path, advice: &mut Advice) -> Result
         verdict.push_str("</ul>");
     }
     body.push_str(&format!("<div class=\"verdict\"><h2 style=\"border:0;margin-top:.4em\">Verdict</h2>{verdict}<p>To reproduce the recommendation:</p><pre>{}</pre></div>", html_escape(&advice.recipe)));
-    if let Some(f) = forest(&advice.verdicts, &advice.data)? {
+    if let Some(f) = forest(&advice.verdicts, &advice.name)? {
         f.save(out.join("forest.svg"))?;
         f.save(out.join("forest.png"))?;
         body.push_str(&format!(
