@@ -49,7 +49,7 @@ fn valid_mnist_directory_loads_raw_and_gz() {
     assert_eq!(tt.train.len(), 6);
     assert_eq!(tt.train.image_shape(), [1, 2, 2]);
     assert_eq!(tt.train.labels_vec(), vec![0, 1, 2, 0, 1, 2]);
-    assert!((tt.train.images.double_value(&[0, 0, 0, 1]) - 1.0 / 255.0).abs() < 1e-7);
+    assert!((tt.train.images().double_value(&[0, 0, 0, 1]) - 1.0 / 255.0).abs() < 1e-7);
 }
 
 #[test]
@@ -130,15 +130,15 @@ fn image_folder_reads_and_round_trips() {
     let back = data::image_folder(tmp.path(), &FolderConfig { size: Some((28, 28)), channels: Some(1), ..FolderConfig::default() }).unwrap();
     assert_eq!(back.len(), 6);
     // same pixels (PNG is lossless; resizing 28→28 is the identity)
-    let mut got: Vec<f64> = (0..6).map(|i| back.images.get(i).sum(tch::Kind::Double).double_value(&[])).collect();
-    let mut want: Vec<f64> = (0..6).map(|i| few.images.get(i).sum(tch::Kind::Double).double_value(&[])).collect();
+    let mut got: Vec<f64> = (0..6).map(|i| back.images().get(i).sum(tch::Kind::Double).double_value(&[])).collect();
+    let mut want: Vec<f64> = (0..6).map(|i| few.images().get(i).sum(tch::Kind::Double).double_value(&[])).collect();
     got.sort_by(f64::total_cmp);
     want.sort_by(f64::total_cmp);
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-3, "{g} vs {w}");
     }
     let rgb = data::image_folder(tmp.path(), &FolderConfig { size: Some((32, 32)), channels: Some(3), ..FolderConfig::default() }).unwrap();
-    assert_eq!(rgb.images.size(), vec![6, 3, 32, 32]);
+    assert_eq!(rgb.images().size(), vec![6, 3, 32, 32]);
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn digits_match_sklearn_load_digits() {
     let g = &golden()["digits"];
     let d = data::digits().unwrap();
     assert_eq!(d.class_counts().iter().map(|&c| c as i64).collect::<Vec<_>>(), ints(&g["class_counts"]));
-    let first = Vec::<f32>::try_from(d.images.get(0).flatten(0, -1)).unwrap();
+    let first = Vec::<f32>::try_from(d.images().get(0).flatten(0, -1)).unwrap();
     for (got, want) in first.iter().zip(floats(&g["first_image"])) {
         assert!(close(*got as f64, want, 1e-7));
     }
@@ -56,10 +56,10 @@ fn check_idx(ds: &ImageDataset, g: &Value) {
     assert_eq!(ds.labels_vec()[..20].to_vec(), ints(&g["first_labels"]));
     assert_eq!(ds.class_counts().iter().map(|&c| c as i64).collect::<Vec<_>>(), ints(&g["class_counts"]));
     for (i, want) in floats(&g["first_image_sums"]).into_iter().enumerate() {
-        let got = ds.images.get(i as i64).sum(tch::Kind::Double).double_value(&[]);
+        let got = ds.images().get(i as i64).sum(tch::Kind::Double).double_value(&[]);
         assert!(close(got, want, 1e-5), "image {i}: {got} vs torchvision {want}");
     }
-    let mean = ds.images.mean(tch::Kind::Double).double_value(&[]);
+    let mean = ds.images().mean(tch::Kind::Double).double_value(&[]);
     assert!(close(mean, g["pixel_mean"].as_f64().unwrap(), 1e-6));
 }
 

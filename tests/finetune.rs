@@ -30,7 +30,7 @@ fn lora_goes_where_the_pattern_says_and_starts_as_the_base() {
     let names = net.conv_names();
     assert_eq!(names[0], "stem");
     assert!(names.contains(&"block2.down".to_string()) && names.len() == 9, "{names:?}");
-    let x = toy(4, 5, 1).images;
+    let x = toy(4, 5, 1).images();
     let before = net.features(&x, false);
     let adapters = nn::VarStore::new(Device::Cpu);
     let n = net.add_lora(&LoraTargets::pattern(r"block[23]\..*"), &adapters.root(), LoraConfig::default(), 0).unwrap();
@@ -118,7 +118,7 @@ fn lora_training_leaves_the_backbone_bit_identical() {
     let mut opt = nn::Adam::default().build(&adapters, 1e-2).unwrap();
     let data = toy(10, 5, 4);
     for _ in 0..3 {
-        let loss = head.forward(&net.features(&data.images, false)).cross_entropy_for_logits(&data.labels);
+        let loss = head.forward(&net.features(&data.images(), false)).cross_entropy_for_logits(&data.labels);
         opt.backward_step(&loss);
     }
     let vars = vs.variables();
@@ -234,7 +234,7 @@ fn the_classifier_and_the_backbone_are_one_network_with_one_set_of_names() {
             v.shallow_clone().copy_(&classifier.variables()[&k]);
         }
     });
-    let x = toy(3, 2, 1).images;
+    let x = toy(3, 2, 1).images();
     let fc = classifier.variables();
     let want = net.features(&x, false).matmul(&fc["fc.weight"].tr()) + &fc["fc.bias"];
     assert!(max_abs_diff(&model.forward_t(&x, false), &want) < 1e-5);

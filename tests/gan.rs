@@ -54,7 +54,7 @@ fn a_discriminator_step_lowers_its_loss_on_a_fixed_batch() {
         let mut cfg = tiny(loss);
         (cfg.training.diff_augment, cfg.training.lr_d) = (false, 1e-3);
         let mut gan = Gan::new(cfg, [1, 8, 8], 4, Device::Cpu).unwrap();
-        let real = &data.images * 2.0 - 1.0;
+        let real = &data.images() * 2.0 - 1.0;
         let z = Tensor::zeros([16, 16], (Kind::Float, Device::Cpu)).normal_(0.0, 1.0);
         let fake = smalldata::tch::no_grad(|| gan.nets.generator.forward(&z, &data.labels, true));
         let before = gan.discriminator_step(&real, &data.labels, &fake, &data.labels, &mut AugRng::new(1));
@@ -149,6 +149,6 @@ fn mixing_real_and_synthetic() {
     let mixed = mix_real_synthetic(&real, &synth).unwrap();
     assert_eq!(mixed.len(), 8 + 12);
     assert_eq!(mixed.class_counts(), vec![5, 5, 5, 5]);
-    let other = ImageDataset::new(synth.images.shallow_clone(), synth.labels.shallow_clone(), vec!["a".into(), "b".into(), "c".into(), "d".into()]).unwrap();
+    let other = ImageDataset::new(synth.images(), synth.labels.shallow_clone(), vec!["a".into(), "b".into(), "c".into(), "d".into()]).unwrap();
     assert!(mix_real_synthetic(&real, &other).is_err());
 }

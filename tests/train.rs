@@ -197,7 +197,7 @@ fn checkpoints_round_trip_and_bad_files_name_the_tensor() {
     assert!(!same_weights(&a, &b));
     b.load(&path).unwrap();
     assert!(same_weights(&a, &b));
-    assert!(a.predict_logits(&train.images).unwrap().equal(&b.predict_logits(&train.images).unwrap()));
+    assert!(a.predict_logits(&train.images()).unwrap().equal(&b.predict_logits(&train.images()).unwrap()));
 
     // a file lacking one tensor, and one with a misshaped tensor
     let mut w = a.weights();

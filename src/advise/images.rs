@@ -386,12 +386,12 @@ impl Candidates for ImageCandidates {
             rows.push_str(&format!("<tr><th class=\"row\">{}</th>{cells}</tr>", html_escape(label)));
             Ok(())
         };
-        row("original", &firsts.images, "original")?;
+        row("original", &firsts.images(), "original")?;
         let [_, h, w] = firsts.image_shape();
         for (i, name) in arms.iter().enumerate() {
             let Some(m) = self.method(name) else { continue };
             let Some(p) = m.pipeline(h as i64, w as i64)? else { continue };
-            let images = p.apply(&firsts.images, crate::derive_seed(i as u64, "advise-samples"))?;
+            let images = p.apply(&firsts.images(), crate::derive_seed(i as u64, "advise-samples"))?;
             row(name, &images, &slug(name))?;
         }
         let samples = format!(
@@ -407,7 +407,7 @@ impl Candidates for ImageCandidates {
         for (k, name) in names.iter().enumerate() {
             let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == k as i64).take(8).collect();
             let file = format!("samples/class_{k}.png");
-            image_grid(&self.task.train.select(&idx)?.images, 8, scale)?.save(out.join(&file))?;
+            image_grid(&self.task.train.select(&idx)?.images(), 8, scale)?.save(out.join(&file))?;
             data_rows.push_str(&format!(
                 "<tr><th class=\"row\">{}</th><td>{}</td><td>{}</td><td><img src=\"{file}\" alt=\"{} examples\"></td></tr>",
                 html_escape(name),

@@ -35,8 +35,8 @@ impl Iterator for Batches<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let batch = self.order.next()?;
-        let idx = Tensor::from_slice(&batch.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(self.data.images.device());
-        Some((self.data.images.index_select(0, &idx), self.data.labels.index_select(0, &idx)))
+        let idx = Tensor::from_slice(&batch.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(self.data.labels.device());
+        Some((self.data.batch_images(&idx), self.data.labels.index_select(0, &idx)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

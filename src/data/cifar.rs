@@ -61,7 +61,7 @@ pub fn cifar10(dir: impl AsRef<Path>) -> Result<TrainTest> {
     for i in 1..=5 {
         parts.push(read_cifar10_batch(dir.join(format!("data_batch_{i}.bin")))?);
     }
-    let images: Vec<_> = parts.iter().map(|p| p.images.shallow_clone()).collect();
+    let images: Vec<_> = parts.iter().map(|p| p.stored_images().shallow_clone()).collect();
     let labels: Vec<_> = parts.iter().map(|p| p.labels.shallow_clone()).collect();
     let train = ImageDataset::new(
         tch::Tensor::f_cat(&images, 0)?,
@@ -83,7 +83,7 @@ mod tests {
         let ds = parse_cifar10(&rec, Path::new("b.bin")).unwrap();
         assert_eq!(ds.labels_vec(), vec![3]);
         assert_eq!(ds.image_shape(), [3, 32, 32]);
-        let g = ds.images.double_value(&[0, 1, 5, 5]);
+        let g = ds.images().double_value(&[0, 1, 5, 5]);
         assert!((g - 100.0 / 255.0).abs() < 1e-6);
     }
 

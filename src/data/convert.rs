@@ -49,7 +49,7 @@ pub fn pixels(images: &Tensor) -> Result<Array2<f64>> {
 /// classification dataset (for k-means, k-NN and other classical baselines).
 pub fn images_to_linfa(ds: &ImageDataset) -> Result<Dataset<f64, usize, ndarray::Ix1>> {
     let n = ds.len() as i64;
-    let x = tensor_to_array2(&ds.images.f_reshape([n, -1])?)?;
+    let x = tensor_to_array2(&ds.images().f_reshape([n, -1])?)?;
     let y = Array1::from(ds.labels_vec().into_iter().map(|l| l as usize).collect::<Vec<_>>());
     Ok(Dataset::new(x, y))
 }

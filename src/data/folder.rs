@@ -115,7 +115,8 @@ impl FolderReport {
     }
 }
 
-/// Read an image folder into `[N, C, H, W]` f32 images in `[0, 1]`.
+/// Read an image folder into `[N, C, H, W]` images, held as bytes and read as f32 in
+/// `[0, 1]` ([`ImageDataset::images`]).
 ///
 /// Errors: the folder is missing, has no class sub-folder, a class folder is empty
 /// (named), or a file cannot be decoded (named, with the decoder's reason) unless
@@ -254,11 +255,27 @@ fn resolve<'a>(cfg: &FolderConfig, files: impl Iterator<Item = &'a PathBuf>) -> 
 }
 
 fn decode_all(files: &[Vec<PathBuf>], names: &[String], skip: &std::collections::BTreeMap<PathBuf, String>, size: (u32, u32), channels: usize) -> Result<ImageDataset> {
+    // Pictures are decoded one at a time into a block of BLOCK images, and each full
+    // block is copied into the dataset's byte tensor: at the peak, the resized dataset
+    // as bytes, one block and one original, never all originals nor a second copy.
+    const BLOCK: usize = 256;
     let (w, h) = size;
-    // one picture at a time: only its file and the resized bytes of those before it
-    // are held, never all originals
+    let image_shape = [channels as i64, h as i64, w as i64];
+    let per_image = channels * h as usize * w as usize;
     let total: usize = files.iter().flatten().filter(|f| !skip.contains_key(*f)).count();
-    let mut pixels = Vec::with_capacity(total * channels * h as usize * w as usize);
+    let images = Tensor::empty([total as i64, image_shape[0], image_shape[1], image_shape[2]], (tch::Kind::Uint8, tch::Device::Cpu));
+    let mut block: Vec<u8> = Vec::with_capacity(BLOCK.min(total) * per_image);
+    let mut filled = 0i64;
+    let mut flush = |block: &mut Vec<u8>| -> Result<()> {
+        let k = (block.len() / per_image) as i64;
+        if k > 0 {
+            let src = Tensor::from_slice(block).view([k, image_shape[0], image_shape[1], image_shape[2]]);
+            images.narrow(0, filled, k).f_copy_(&src)?;
+            filled += k;
+            block.clear();
+        }
+        Ok(())
+    };
     let mut labels = Vec::with_capacity(total);
     for (label, class) in files.iter().enumerate() {
         let kept: Vec<&PathBuf> = class.iter().filter(|f| !skip.contains_key(*f)).collect();
@@ -267,15 +284,20 @@ fn decode_all(files: &[Vec<PathBuf>], names: &[String], skip: &std::collections:
         }
         for file in kept {
             let bytes = std::fs::read(file).at(file)?;
-            pixels.extend(decode_picture(&bytes, file, size, channels)?);
+            let picture = decode_picture(&bytes, file, size, channels)?;
+            if picture.len() != per_image {
+                return Err(Error::shape(format!("decoded picture {}", file.display()), per_image, picture.len()));
+            }
+            block.extend(picture);
             labels.push(label as i64);
+            if block.len() == BLOCK * per_image {
+                flush(&mut block)?;
+            }
         }
     }
-    let n = labels.len();
-    // the bytes move into a tensor and the vector goes before the float copy is made
-    let bytes = Tensor::from_slice(&pixels).view([n as i64, channels as i64, h as i64, w as i64]);
-    drop(pixels);
-    ImageDataset::from_u8_tensor(bytes, &labels, names.to_vec())
+    flush(&mut block)?;
+    drop(flush);
+    ImageDataset::from_u8_tensor(images, &labels, names.to_vec())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -308,7 +330,7 @@ impl ImageDataset {
         for d in &written {
             std::fs::create_dir_all(d).at(d)?;
         }
-        let bytes = super::images::to_u8_bytes(&self.images)?;
+        let bytes = self.pixel_bytes()?;
         let size = c * h * w;
         for (i, label) in self.labels_vec().into_iter().enumerate() {
             let chw = &bytes[i * size..(i + 1) * size];

@@ -1,16 +1,26 @@
 //! [`ImageDataset`]: a labelled batch of images as tensors, the type every image
 //! loader returns and every image method consumes.
+//!
+//! A dataset read from 8-bit files (a folder, MNIST, CIFAR-10, digits) keeps its
+//! pixels as bytes, a quarter of the memory of float32, and turns them into floats
+//! only for what is asked of it: [`ImageDataset::images`] for the whole set,
+//! [`ImageDataset::batch_images`] and [`ImageDataset::batches`] for a mini-batch. The
+//! floats are the same either way, bit for bit: a byte `b` always becomes `b as f32 / 255`.
 
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
 
 /// Labelled images held as tensors.
 ///
-/// * `images`: `[N, C, H, W]` f32 in `[0, 1]`;
+/// * the images, `[N, C, H, W]`, read as f32 in `[0, 1]` with [`ImageDataset::images`]
+///   and held either so (a dataset made by a method: augmented, generated) or as `u8`
+///   bytes `0..=255` (a dataset read from 8-bit files; [`ImageDataset::is_compact`]);
 /// * `labels`: `[N]` i64 in `0..class_names.len()`.
 #[derive(Debug)]
 pub struct ImageDataset {
-    pub images: Tensor,
+    /// Float in `[0, 1]`, or `Uint8` where 255 stands for 1. Private so that nobody
+    /// reads bytes as if they were floats: a `u8` tensor times 2.0 is 0..510, not 0..2.
+    images: Tensor,
     pub labels: Tensor,
     pub class_names: Vec<String>,
 }
@@ -23,14 +33,15 @@ impl Clone for ImageDataset {
 }
 
 impl ImageDataset {
-    /// Build a dataset, checking that shapes, kinds and label range agree.
+    /// Build a dataset, checking that shapes, kinds and label range agree. `images`
+    /// is f32 in `[0, 1]`, or `u8` bytes, which are kept as they are (compact).
     pub fn new(images: Tensor, labels: Tensor, class_names: Vec<String>) -> Result<Self> {
         let dims = images.size();
         if dims.len() != 4 {
             return Err(Error::shape("ImageDataset images", "[N, C, H, W]", format!("{dims:?}")));
         }
-        if images.kind() != Kind::Float {
-            return Err(Error::shape("ImageDataset images kind", "Float", format!("{:?}", images.kind())));
+        if !matches!(images.kind(), Kind::Float | Kind::Uint8) {
+            return Err(Error::shape("ImageDataset images kind", "Float or Uint8", format!("{:?}", images.kind())));
         }
         let ldims = labels.size();
         if ldims != [dims[0]] {
@@ -56,7 +67,7 @@ impl ImageDataset {
         Ok(ImageDataset { images, labels, class_names })
     }
 
-    /// Build from `u8` pixels laid out `[N, C, H, W]`, scaling to `[0, 1]`.
+    /// Build from `u8` pixels laid out `[N, C, H, W]` (kept compact; read as `[0, 1]`).
     pub fn from_u8(pixels: &[u8], shape: [usize; 4], labels: &[i64], class_names: Vec<String>) -> Result<Self> {
         let [n, c, h, w] = shape;
         if pixels.len() != n * c * h * w {
@@ -65,16 +76,53 @@ impl ImageDataset {
         Self::from_u8_tensor(Tensor::from_slice(pixels).view([n as i64, c as i64, h as i64, w as i64]), labels, class_names)
     }
 
-    /// Build from a `u8` tensor `[N, C, H, W]`, scaling to `[0, 1]`. The bytes are
-    /// converted once and scaled in place: at the peak, the bytes and one float copy.
+    /// Build from a `u8` tensor `[N, C, H, W]`, kept as it is (compact; read as
+    /// `[0, 1]`): no float copy of the whole set is ever made by the dataset itself.
     pub fn from_u8_tensor(bytes: Tensor, labels: &[i64], class_names: Vec<String>) -> Result<Self> {
         if bytes.kind() != Kind::Uint8 {
             return Err(Error::shape("ImageDataset bytes kind", "Uint8", format!("{:?}", bytes.kind())));
         }
-        let mut images = bytes.to_kind(Kind::Float);
-        drop(bytes);
-        let _ = images.g_div_scalar_(255.0);
-        Self::new(images, Tensor::from_slice(labels), class_names)
+        Self::new(bytes, Tensor::from_slice(labels), class_names)
+    }
+
+    /// Every image as `[N, C, H, W]` f32 in `[0, 1]`. A second handle on the storage
+    /// when the dataset holds floats; a new float tensor when it holds bytes (then
+    /// prefer [`ImageDataset::batch_images`] or [`ImageDataset::batches`] for a large set).
+    pub fn images(&self) -> Tensor {
+        unit_floats(&self.images)
+    }
+
+    /// The images at `index` (an i64 tensor of positions, on any device), as f32 in
+    /// `[0, 1]` on the dataset's device: only these are turned into floats.
+    pub fn batch_images(&self, index: &Tensor) -> Tensor {
+        unit_floats(&self.images.index_select(0, &index.to_device(self.images.device())))
+    }
+
+    /// The images as they are held: `Uint8` (0 to 255) for a compact dataset, f32 in
+    /// `[0, 1]` otherwise. For writers that want the bytes without a float copy.
+    pub fn stored_images(&self) -> &Tensor {
+        &self.images
+    }
+
+    /// Every image as 8-bit values in `[N, C, H, W]` order, on the host: the bytes
+    /// themselves for a compact dataset, the floats rounded ([`to_u8_bytes`]) otherwise.
+    pub fn pixel_bytes(&self) -> Result<Vec<u8>> {
+        if self.is_compact() {
+            let flat = self.images.f_to_device(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
+            Ok(Vec::<u8>::try_from(&flat)?)
+        } else {
+            to_u8_bytes(&self.images)
+        }
+    }
+
+    /// True when the images are held as bytes (see [`ImageDataset::stored_images`]).
+    pub fn is_compact(&self) -> bool {
+        self.images.kind() == Kind::Uint8
+    }
+
+    /// Bytes the images take in memory: N·C·H·W for a compact dataset, 4× that for floats.
+    pub fn image_bytes(&self) -> usize {
+        self.images.numel() * self.images.kind().elt_size_in_bytes()
     }
 
     /// Number of images.
@@ -162,19 +210,34 @@ impl ImageDataset {
             class_counts: self.class_counts(),
             pixel_mean: mean,
             pixel_std: std,
+            held_as: if self.is_compact() { "u8" } else { "f32" }.to_string(),
+            image_bytes: self.image_bytes(),
         }
     }
 }
 
-/// Mean and sample standard deviation of every value of `images`, in f64, a block of
-/// images at a time: converting the whole tensor to f64 at once (or subtracting its
-/// mean) would hold two more copies of a dataset that may be most of the memory.
+/// f32 in `[0, 1]`: bytes divided by 255 (in f32, so a byte gives the same float
+/// whether a whole set or a batch is converted), floats as they are (a second handle).
+fn unit_floats(images: &Tensor) -> Tensor {
+    if images.kind() == Kind::Uint8 {
+        let mut floats = images.to_kind(Kind::Float);
+        let _ = floats.g_div_scalar_(255.0);
+        floats
+    } else {
+        images.shallow_clone()
+    }
+}
+
+/// Mean and sample standard deviation of every value of `images` read as `[0, 1]`, in
+/// f64, a block of images at a time: converting the whole tensor to f64 at once (or
+/// subtracting its mean) would hold two more copies of a dataset that may be most of
+/// the memory.
 fn pixel_mean_std(images: &Tensor) -> (f64, f64) {
     const BLOCK: i64 = 512;
     let n = images.size()[0];
     let (mut count, mut sum, mut sum_sq) = (0f64, 0f64, 0f64);
     for start in (0..n).step_by(BLOCK as usize) {
-        let block = images.narrow(0, start, BLOCK.min(n - start)).to_kind(Kind::Double);
+        let block = unit_floats(&images.narrow(0, start, BLOCK.min(n - start))).to_kind(Kind::Double);
         count += block.numel() as f64;
         sum += block.sum(Kind::Double).double_value(&[]);
         sum_sq += block.square().sum(Kind::Double).double_value(&[]);
@@ -202,19 +265,25 @@ pub struct DatasetSummary {
     pub class_counts: Vec<usize>,
     pub pixel_mean: f64,
     pub pixel_std: f64,
+    /// How the pixels are held in memory: `u8` (compact) or `f32`.
+    pub held_as: String,
+    /// Bytes the images take in memory.
+    pub image_bytes: usize,
 }
+
 
 impl std::fmt::Display for DatasetSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let [c, h, w] = self.image_shape;
         writeln!(
             f,
-            "{}: {} images of {c}×{h}×{w}, {} classes, pixel mean {:.4} std {:.4}",
+            "{}: {} images of {c}×{h}×{w}, {} classes, pixel mean {:.4} std {:.4} ({})",
             self.name,
             self.len,
             self.class_names.len(),
             self.pixel_mean,
-            self.pixel_std
+            self.pixel_std,
+            self.held()
         )?;
         writeln!(f, "  {:>5} {:<20} {:>6}", "class", "name", "images")?;
         for (i, (name, count)) in self.class_names.iter().zip(&self.class_counts).enumerate() {
@@ -225,15 +294,21 @@ impl std::fmt::Display for DatasetSummary {
 }
 
 impl DatasetSummary {
+    /// "held as u8, 117.2 MiB": how the images are held and what they take.
+    fn held(&self) -> String {
+        format!("held as {}, {:.1} MiB", self.held_as, self.image_bytes as f64 / (1u64 << 20) as f64)
+    }
+
     /// HTML table of the summary.
     pub fn to_html(&self) -> String {
         let [c, h, w] = self.image_shape;
         let mut s = format!(
-            "<b>{}</b>: {} images of {c}×{h}×{w}, pixel mean {:.4}, std {:.4}<table><tr><th>class</th><th>name</th><th>count</th></tr>",
+            "<b>{}</b>: {} images of {c}×{h}×{w}, pixel mean {:.4}, std {:.4} ({})<table><tr><th>class</th><th>name</th><th>count</th></tr>",
             html_escape(&self.name),
             self.len,
             self.pixel_mean,
-            self.pixel_std
+            self.pixel_std,
+            self.held()
         );
         for (i, (name, count)) in self.class_names.iter().zip(&self.class_counts).enumerate() {
             s += &format!("<tr><td>{i}</td><td>{}</td><td>{count}</td></tr>", html_escape(name));
@@ -267,7 +342,7 @@ pub fn classes_subset(data: &ImageDataset, classes: &[i64]) -> Result<ImageDatas
     let relabelled: Vec<i64> = kept.iter().map(|&(_, k)| k).collect();
     let sub = data.select(&idx)?;
     let names = classes.iter().map(|&c| data.class_names.get(c as usize).cloned().unwrap_or_else(|| c.to_string())).collect();
-    ImageDataset::new(sub.images, Tensor::from_slice(&relabelled), names)
+    ImageDataset::new(sub.images, Tensor::from_slice(&relabelled), names) // keeps bytes as bytes
 }
 
 #[cfg(test)]
@@ -285,7 +360,7 @@ mod tests {
         let d = ImageDataset::new(images, Tensor::from_slice(&[2i64, 0, 1, 0, 2, 1]), names(3)).unwrap();
         let s = d.sorted_by_class().unwrap();
         assert_eq!(s.labels_vec(), vec![0, 0, 1, 1, 2, 2]);
-        assert_eq!(Vec::<f32>::try_from(s.images.flatten(0, -1)).unwrap(), vec![1.0, 3.0, 2.0, 5.0, 0.0, 4.0]);
+        assert_eq!(Vec::<f32>::try_from(s.images().flatten(0, -1)).unwrap(), vec![1.0, 3.0, 2.0, 5.0, 0.0, 4.0]);
     }
 
     #[test]
@@ -302,7 +377,7 @@ mod tests {
     fn from_u8_tensor_scales_and_refuses_other_kinds() {
         let bytes = Tensor::from_slice(&[0u8, 51, 255, 102]).view([1, 1, 2, 2]);
         let d = ImageDataset::from_u8_tensor(bytes, &[0], names(1)).unwrap();
-        assert_eq!(Vec::<f32>::try_from(d.images.view([-1])).unwrap(), vec![0.0, 0.2, 1.0, 0.4]);
+        assert_eq!(Vec::<f32>::try_from(d.images().view([-1])).unwrap(), vec![0.0, 0.2, 1.0, 0.4]);
         let err = ImageDataset::from_u8_tensor(Tensor::zeros([1, 1, 2, 2], (Kind::Float, tch::Device::Cpu)), &[0], names(1)).unwrap_err();
         assert!(err.to_string().contains("Uint8"), "{err}");
     }
@@ -313,8 +388,46 @@ mod tests {
         let ds = ImageDataset::from_u8(&px, [4, 1, 1, 1], &[0, 1, 1, 2], names(3)).unwrap();
         assert_eq!(ds.len(), 4);
         assert_eq!(ds.class_counts(), vec![1, 2, 1]);
-        let v = Vec::<f32>::try_from(ds.images.flatten(0, -1)).unwrap();
+        let v = Vec::<f32>::try_from(ds.images().flatten(0, -1)).unwrap();
         assert_eq!(v, vec![0.0, 1.0, 0.2, 0.4]);
+    }
+
+    #[test]
+    fn bytes_stay_bytes_and_read_as_the_floats_of_a_float_dataset() {
+        // every byte value, in 4 images of 1×8×8
+        let px: Vec<u8> = (0..=255).collect();
+        let labels = [0i64, 1, 0, 1];
+        let compact = ImageDataset::from_u8(&px, [4, 1, 8, 8], &labels, names(2)).unwrap();
+        assert!(compact.is_compact());
+        assert_eq!(compact.image_bytes(), 256);
+        // the same pixels held as floats, converted in f64 and rounded once to f32
+        let floats: Vec<f32> = px.iter().map(|&b| (b as f64 / 255.0) as f32).collect();
+        let float = ImageDataset::new(Tensor::from_slice(&floats).view([4, 1, 8, 8]), Tensor::from_slice(&labels), names(2)).unwrap();
+        assert!(!float.is_compact());
+        assert_eq!(float.image_bytes(), 1024);
+        assert!(compact.images().equal(&float.images()), "whole set");
+        let idx = Tensor::from_slice(&[3i64, 1]);
+        assert!(compact.batch_images(&idx).equal(&float.batch_images(&idx)), "batch");
+        let (a, b) = (compact.batches(3, Some(7)).collect::<Vec<_>>(), float.batches(3, Some(7)).collect::<Vec<_>>());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.0.equal(&y.0) && x.1.equal(&y.1)), "batches");
+        // selecting and subsetting keep bytes as bytes
+        assert!(compact.select(&[2, 0]).unwrap().is_compact());
+        assert!(classes_subset(&compact, &[1]).unwrap().is_compact());
+        assert_eq!(compact.summary("c").pixel_mean, float.summary("f").pixel_mean);
+        assert_eq!(compact.summary("c").pixel_std, float.summary("f").pixel_std);
+        // the bytes written back are the bytes read
+        assert_eq!(to_u8_bytes(&compact.images()).unwrap(), px);
+        assert_eq!(compact.pixel_bytes().unwrap(), px);
+        assert_eq!(float.pixel_bytes().unwrap(), px);
+        assert_eq!(compact.stored_images().kind(), Kind::Uint8);
+    }
+
+    #[test]
+    fn other_kinds_of_images_are_refused() {
+        let e = ImageDataset::new(Tensor::zeros([1, 1, 2, 2], (Kind::Double, tch::Device::Cpu)), Tensor::from_slice(&[0i64]), names(1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Float or Uint8") && e.contains("Double"), "{e}");
     }
 
     #[test]

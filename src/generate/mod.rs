@@ -37,7 +37,7 @@ pub fn mix_real_synthetic(real: &ImageDataset, synthetic: &ImageDataset) -> Resu
     }
     let cpu = |t: &Tensor| t.to_device(Device::Cpu);
     ImageDataset::new(
-        Tensor::cat(&[cpu(&real.images), cpu(&synthetic.images)], 0),
+        Tensor::cat(&[cpu(&real.images()), cpu(&synthetic.images())], 0),
         Tensor::cat(&[cpu(&real.labels), cpu(&synthetic.labels)], 0),
         real.class_names.clone(),
     )

@@ -252,7 +252,7 @@ fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, dev
     let resized = if (gh, gw) == (h, w) {
         subset.shallow_clone()
     } else {
-        let images = subset.images.f_upsample_bilinear2d([gh as i64, gw as i64], false, None, None)?.clamp(0.0, 1.0);
+        let images = subset.images().f_upsample_bilinear2d([gh as i64, gw as i64], false, None, None)?.clamp(0.0, 1.0);
         ImageDataset::new(images, subset.labels.shallow_clone(), subset.class_names.clone())?
     };
     let mut cfg = arm.gan.clone();
@@ -263,7 +263,7 @@ fn add_gan_samples(subset: &ImageDataset, arm: &GanArm, n: usize, seed: u64, dev
     gan.train(&resized)?;
     let mut synthetic = gan.sample_dataset(arm.ratio * n, crate::derive_seed(seed, "study-gan-sample"), &subset.class_names)?;
     if (gh, gw) != (h, w) {
-        let images = synthetic.images.f_upsample_bilinear2d([h as i64, w as i64], false, None, None)?.clamp(0.0, 1.0);
+        let images = synthetic.images().f_upsample_bilinear2d([h as i64, w as i64], false, None, None)?.clamp(0.0, 1.0);
         synthetic = ImageDataset::new(images, synthetic.labels.shallow_clone(), synthetic.class_names.clone())?;
     }
     mix_real_synthetic(subset, &synthetic)
@@ -341,7 +341,7 @@ fn add_stable_diffusion_samples(subset: &ImageDataset, arm: &StableDiffusionArm,
             ..arm.inversion.clone()
         };
         let files = mine.iter().map(|i| PathBuf::from(format!("{name}/{i}"))).collect();
-        let mut inversion = TextualInversion::new(sd, files, training_pictures(&concept.images, resolution)?, cfg)?;
+        let mut inversion = TextualInversion::new(sd, files, training_pictures(&concept.images(), resolution)?, cfg)?;
         inversion.train(None, false)?;
         let prompt = format!("a photo of {}", inversion.config().placeholder);
         sd = inversion.into_model();

@@ -125,7 +125,7 @@ impl Classifier {
     /// Logits (f64, CPU), mean cross-entropy and predicted classes on `data`.
     fn score(&self, data: &ImageDataset) -> Result<(Tensor, f64, Vec<i64>)> {
         self.check_data("evaluation set", data)?;
-        let logits = self.predict_logits(&data.images)?.to_kind(Kind::Double);
+        let logits = self.predict_logits(&data.images())?.to_kind(Kind::Double);
         let loss = logits.cross_entropy_for_logits(&data.labels.to_device(Device::Cpu)).double_value(&[]);
         let pred = Vec::<i64>::try_from(logits.argmax(-1, false))?;
         Ok((logits, loss, pred))

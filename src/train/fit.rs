@@ -422,7 +422,7 @@ impl<'a> Trainer<'a> {
                     cb.before_batch(&mut state, model)?;
                 }
                 let idx = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
-                let mut x = train.images.index_select(0, &idx);
+                let mut x = train.batch_images(&idx);
                 let y = train.labels.index_select(0, &idx);
                 if let Some(a) = self.augment {
                     x = a.apply_rng(&x, &mut aug_rng)?;

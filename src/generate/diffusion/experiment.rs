@@ -163,7 +163,7 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
     let mut pick = boots_all.clone();
     rand::seq::SliceRandom::shuffle(pick.as_mut_slice(), &mut crate::rng(crate::derive_seed(cfg.seed, "inversion-images")));
     let concept = data.train.select(&pick[..cfg.images.min(pick.len())])?;
-    let concept = ImageDataset::new(concept.images, Tensor::zeros([concept.labels.size()[0]], (Kind::Int64, Device::Cpu)), vec!["concept".into()])?;
+    let concept = ImageDataset::new(concept.images(), Tensor::zeros([concept.labels.size()[0]], (Kind::Int64, Device::Cpu)), vec!["concept".into()])?;
     std::fs::create_dir_all(&cfg.out).at(&cfg.out)?;
     let _lock = crate::io::OutputLock::acquire(&cfg.out)?;
 
@@ -203,7 +203,7 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
     let test_labels = data.test.labels_vec();
     let test_of = |class: i64| -> Result<Tensor> {
         let idx: Vec<usize> = (0..test_labels.len()).filter(|&i| test_labels[i] == class).take(200).collect();
-        Ok(data.test.select(&idx)?.images)
+        Ok(data.test.select(&idx)?.images())
     };
     let (concept_test, known_test) = (test_of(HELD_OUT_CLASS)?, test_of(init_class)?);
     let null = model.token_condition(&[0])?.squeeze_dim(0);
@@ -222,7 +222,7 @@ pub fn run_inversion_experiment(cfg: &InversionExperimentConfig) -> Result<Inver
     };
 
     let row = |t: &Tensor| t.narrow(0, 0, 10.min(t.size()[0]));
-    crate::plot::image_grid(&Tensor::cat(&[row(&concept.images), row(&init_imgs), row(&learned_imgs)], 0), 10, 2)?.save(cfg.out.join("real_initializer_learned.png"))?;
+    crate::plot::image_grid(&Tensor::cat(&[row(&concept.images()), row(&init_imgs), row(&learned_imgs)], 0), 10, 2)?.save(cfg.out.join("real_initializer_learned.png"))?;
     let all_labels = Tensor::from_slice(&asked);
     let grid_set = ImageDataset::new(all.shallow_clone(), all_labels, data.train.class_names.clone())?;
     crate::plot::image_grid(&sort_by_label(&grid_set.subsample_per_class(8.min(k), 0)?), 8.min(k), 2)?.save(cfg.out.join("ten_classes.png"))?;

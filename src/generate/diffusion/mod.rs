@@ -337,7 +337,7 @@ impl DiffusionModel {
         let drop = rng.bernoulli(b, self.cfg.training.p_uncond);
         let ids: Vec<i64> = idx.iter().zip(&drop).map(|(&i, &d)| if d { 0 } else { token_of[i] as i64 }).collect();
         let sel = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        let x0 = (data.images.index_select(0, &sel).to_device(device) * 2.0 - 1.0).detach();
+        let x0 = (data.batch_images(&sel).to_device(device) * 2.0 - 1.0).detach();
         let cond = self.nets.tokens.index_select(0, &Tensor::from_slice(&ids).to_device(device)).unsqueeze(1);
         self.opt.zero_grad();
         let loss = self.loss_with(&self.nets.unet, &x0, &cond, &mut rng);
@@ -552,7 +552,7 @@ pub fn assign_tokens(data: &ImageDataset, vocabulary: &Vocabulary, seed: u64) ->
             continue;
         }
         let sel = Tensor::from_slice(&members.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        let x = crate::data::pixels(&data.images.index_select(0, &sel))?;
+        let x = crate::data::pixels(&data.batch_images(&sel))?;
         let model = linfa_clustering::KMeans::params_with_rng(toks.len(), crate::rng(crate::derive_seed(seed, name)))
             .n_runs(2)
             .max_n_iterations(50)

@@ -235,7 +235,7 @@ pub fn textual_inversion_resumable(
         let mut rng = AugRng::new(crate::derive_seed(cfg.seed, &format!("inversion-step-{step}")));
         let b = cfg.batch_size;
         let idx: Vec<i64> = rng.below(b, images.len()).into_iter().map(|i| i as i64).collect();
-        let mut x0 = images.images.index_select(0, &Tensor::from_slice(&idx)).to_device(device) * 2.0 - 1.0;
+        let mut x0 = images.batch_images(&Tensor::from_slice(&idx)).to_device(device) * 2.0 - 1.0;
         if cfg.flip {
             let flip = rng.bernoulli(b, 0.5);
             let mask = Tensor::from_slice(&flip.iter().map(|&f| f as u8).collect::<Vec<_>>()).to_kind(Kind::Bool).to_device(device).view([b as i64, 1, 1, 1]);

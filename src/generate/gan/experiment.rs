@@ -106,10 +106,10 @@ pub fn run_gan_experiment(cfg: &GanExperimentConfig) -> Result<GanExperimentRepo
 
     let synth = gan.sample_dataset(cfg.samples_per_class, crate::derive_seed(cfg.seed, "gan-eval"), &real.class_names)?;
     let judge = load_judge(crate::device()?)?;
-    let judged = judge_samples(&judge, &synth.images, &synth.labels)?;
+    let judged = judge_samples(&judge, &synth.images(), &synth.labels)?;
     let judge_real_accuracy = judge.evaluate(&test)?.accuracy;
 
-    let (synth_px, test_px, real_px) = (pixels(&synth.images)?, pixels(&test.images)?, pixels(&real.images)?);
+    let (synth_px, test_px, real_px) = (pixels(&synth.images())?, pixels(&test.images())?, pixels(&real.images())?);
     let prdc = prdc(test_px.view(), synth_px.view(), 5)?;
     let c2st = c2st_auc(test_px.view(), synth_px.view(), 5, cfg.seed)?;
     let clusters = fmi_cluster_agreement(
@@ -148,5 +148,5 @@ pub fn run_gan_experiment(cfg: &GanExperimentConfig) -> Result<GanExperimentRepo
 /// Images ordered by label (stable), for grids with one row per class.
 pub fn sort_by_label(d: &ImageDataset) -> Tensor {
     let order = d.labels.argsort(0, false);
-    d.images.index_select(0, &order)
+    d.batch_images(&order)
 }

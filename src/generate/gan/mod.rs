@@ -354,7 +354,7 @@ impl Gan {
         for _ in 0..self.cfg.training.d_steps {
             let idx: Vec<i64> = rng.below(b as usize, data.len()).into_iter().map(|i| i as i64).collect();
             let idx = Tensor::from_slice(&idx);
-            let real = (data.images.index_select(0, &idx).to_device(device) * 2.0 - 1.0).detach();
+            let real = (data.batch_images(&idx).to_device(device) * 2.0 - 1.0).detach();
             let labels = data.labels.index_select(0, &idx).to_device(device);
             let z = self.noise(b, &mut rng);
             let fake = tch::no_grad(|| self.nets.generator.forward(&z, &labels, true));
