@@ -5,8 +5,8 @@ Writes N photos (JPEG, SIDE×SIDE, colour, 10 classes; smooth random fields plus
 noise, so they compress like photos rather than like flat colour) into FOLDER, then
 runs `smalldata data folder --path FOLDER --size S` under /usr/bin/time -v and prints
 the peak resident memory beside three sizes: the originals decoded (N·SIDE²·3 bytes),
-the resized dataset as bytes (N·S²·3) and as the float32 tensor the library holds
-(4× that). The baseline is the same command on a folder of 10 photos (libtorch and
+the resized dataset as bytes (N·S²·3, how the library holds it) and as float32 (4×
+that, how it held it before 2026-12-07). The baseline is the same command on a folder of 10 photos (libtorch and
 the binary alone).
 
 Usage: large_folder.py [--n 10000] [--side 256] [--size 64] [--folder DIR] [--json FILE]
@@ -74,7 +74,8 @@ def main():
     print(f"peak RSS {peak:.0f} MiB; {base:.0f} MiB for 10 photos; growth {peak - base:.0f} MiB")
     print(f"  originals decoded would be {sizes['originals_decoded_mib']:.0f} MiB; the resized dataset is "
           f"{sizes['resized_u8_mib']:.0f} MiB as bytes, {sizes['resized_f32_mib']:.0f} MiB as float32")
-    print(f"  growth / float32 dataset = {(peak - base) / sizes['resized_f32_mib']:.2f}")
+    print(f"  growth / dataset as bytes = {(peak - base) / sizes['resized_u8_mib']:.2f}; "
+          f"growth / dataset as float32 = {(peak - base) / sizes['resized_f32_mib']:.2f}")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2) + "\n")
 

@@ -37,7 +37,7 @@ md(r"""
 Eight of the real training images of each class, one row per class:
 """)
 code(r"""
-image_grid_with_row_labels(&real.subsample_per_class(8, 1)?.sorted_by_class()?.images, 8, 2, &real.class_names)?
+image_grid_with_row_labels(&real.subsample_per_class(8, 1)?.sorted_by_class()?.images(), 8, 2, &real.class_names)?
 """)
 md(r"""
 ## The model and its arguments

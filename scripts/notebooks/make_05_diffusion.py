@@ -70,7 +70,7 @@ let fm = fashion_mnist(None)?;
 let labels = fm.train.labels_vec();
 let boots: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == HELD_OUT_CLASS).take(10).collect();
 let concept = fm.train.select(&boots)?;
-image_grid(&concept.images, 10, 2)?  // 10 columns, each pixel drawn 2×2
+image_grid(&concept.images(), 10, 2)?  // 10 columns, each pixel drawn 2×2
 """)
 code(r"""
 let cfg = InversionConfig { placeholder: "<boot>".into(), initializer: "sneaker".into(), ..InversionConfig::default() };
@@ -97,7 +97,7 @@ let sneaker = model.token_condition(model.vocabulary.class_tokens("sneaker")?)?.
 let init_imgs = model.sample_prompt(&sneaker, 50, sampler, 3.0, 1)?;
 let boot_imgs = model.sample_prompt(&boot.vectors, 50, sampler, 3.0, 1)?;
 let rows = ["real boots", "sneaker token", "learned <boot>"].map(String::from);
-image_grid_with_row_labels(&Tensor::cat(&[concept.images.shallow_clone(), init_imgs.narrow(0, 0, 10), boot_imgs.narrow(0, 0, 10)], 0), 10, 2, &rows)?
+image_grid_with_row_labels(&Tensor::cat(&[concept.images(), init_imgs.narrow(0, 0, 10), boot_imgs.narrow(0, 0, 10)], 0), 10, 2, &rows)?
 """)
 md(r"""
 ## Judged by a classifier that knows boots

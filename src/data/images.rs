@@ -176,7 +176,7 @@ impl ImageDataset {
 
     /// The same images grouped by class, classes in label order and each class's
     /// images in their current order (a copy). With `k` images per class,
-    /// `image_grid(&d.sorted_by_class()?.images, k, …)` shows one class per row.
+    /// `image_grid(&d.sorted_by_class()?.images(), k, …)` shows one class per row.
     pub fn sorted_by_class(&self) -> Result<Self> {
         let labels = self.labels_vec();
         let mut order: Vec<usize> = (0..labels.len()).collect();
