@@ -1,7 +1,7 @@
 //! [`ImageDataset`]: a labelled batch of images as tensors, the type every image
 //! loader returns and every image method consumes.
 //!
-//! A dataset read from 8-bit files (a folder, MNIST, CIFAR-10, digits) keeps its
+//! A dataset read from 8-bit files (a folder, MNIST, CIFAR-10) keeps its
 //! pixels as bytes, a quarter of the memory of float32, and turns them into floats
 //! only for what is asked of it: [`ImageDataset::images`] for the whole set,
 //! [`ImageDataset::batch_images`] and [`ImageDataset::batches`] for a mini-batch. The

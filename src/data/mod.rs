@@ -8,9 +8,11 @@
 //! | scikit-learn digits (embedded) | [`digits`] | `[1797,1,8,8]` |
 //! | CSV with a header, diabetes, winequality | [`TabularData`] | `Array2<f64>` + `Array1<f64>` |
 //!
-//! Images are always `[N, C, H, W]`, read as f32 in `[0, 1]` ([`ImageDataset::images`];
-//! the loaders above hold them as bytes until then), with `[N]` i64 labels ([`ImageDataset`]). Splits ([`stratified_subsample`], [`stratified_split`],
-//! [`kfold`]) and batches ([`Batches`]) take a seed.
+//! Images are always `[N, C, H, W]`, read as f32 in `[0, 1]` ([`ImageDataset::images`]),
+//! with `[N]` i64 labels ([`ImageDataset`]). The IDX, CIFAR-10 and folder readers hold
+//! the pixels as bytes until then; digits, whose values are 0–16, as floats. Splits
+//! ([`stratified_subsample`], [`stratified_split`], [`kfold`]) and batches
+//! ([`Batches`]) take a seed.
 
 mod batch;
 mod cifar;
