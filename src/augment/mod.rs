@@ -40,7 +40,8 @@
 //!
 //! | family | file | operations |
 //! |---|---|---|
-//! | geometric | `geometric.rs` | [`RandomCrop`], [`RandomResizedCrop`], [`RandomRotation`], [`RandomAffine`], [`Flip`], [`ElasticTransform`] |
+//! | crops | `crop.rs` | [`RandomCrop`], [`RandomResizedCrop`] |
+//! | geometric | `geometric.rs` | [`RandomRotation`], [`RandomAffine`], [`Flip`], [`ElasticTransform`] |
 //! | photometric | `photometric.rs` | [`GaussianNoise`], [`GaussianBlur`], [`ColorJitter`], [`RandomErasing`] |
 //! | batch mixing | `mix.rs` | [`MixUp`], [`CutMix`] (soft labels) |
 //! | composition | `compose.rs` | [`Compose`], [`RandomApply`], [`OneOf`], [`Identity`] |
@@ -48,6 +49,7 @@
 //! | tables | `tabular.rs` | jitter, mixup, SMOTER, SMOGN-style |
 
 mod compose;
+mod crop;
 mod geometric;
 mod mix;
 mod normal_cpu;
@@ -58,10 +60,8 @@ mod warp_cpu;
 pub mod tabular;
 
 pub use compose::{Compose, Identity, OneOf, RandomApply};
-pub use geometric::{
-    ElasticTransform, ElasticTransformParams, Fill, Flip, FlipParams, RandomAffine, RandomAffineParams, RandomCrop, RandomCropParams, RandomResizedCrop,
-    RandomResizedCropParams, RandomRotation, RandomRotationParams,
-};
+pub use crop::{RandomCrop, RandomCropParams, RandomResizedCrop, RandomResizedCropParams};
+pub use geometric::{ElasticTransform, ElasticTransformParams, Fill, Flip, FlipParams, RandomAffine, RandomAffineParams, RandomRotation, RandomRotationParams};
 pub use mix::{CutMix, MixUp};
 pub use photometric::{ColorJitter, ColorJitterParams, GaussianBlur, GaussianBlurParams, GaussianNoise, GaussianNoiseParams, RandomErasing, RandomErasingParams};
 pub use policy::{PolicyOp, RandAugment, TrivialAugmentWide};

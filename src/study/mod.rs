@@ -74,8 +74,10 @@
 //! ```
 
 mod config;
+mod op;
 
-pub use config::{methods, DiffusionArm, GanArm, Method, Op, StableDiffusionArm, StudyConfig, StudyData, StudyProtocol, REFERENCE_SIDE};
+pub use config::{methods, DiffusionArm, GanArm, Method, StableDiffusionArm, StudyConfig, StudyData, StudyProtocol};
+pub use op::{Op, REFERENCE_SIDE};
 pub use crate::experiment::{discard_results, ExperimentSummary, RunRow, CONFIG_FILE, RESULTS_FILE};
 
 use crate::data::ImageDataset;
