@@ -142,6 +142,33 @@ fn image_folder_reads_and_round_trips() {
 }
 
 #[test]
+fn a_folder_of_several_blocks_reads_every_byte_in_order() {
+    // 600 pictures: the reader copies them into its byte tensor 256 at a time, so two
+    // whole blocks and a part block; PNG and a 28→28 "resize" keep every byte
+    let tmp = tempfile::tempdir().unwrap();
+    let tt = data::fashion_mnist_embedded().unwrap();
+    let many = tt.train.select(&(0..600).collect::<Vec<_>>()).unwrap();
+    assert!(many.is_compact());
+    many.save_folder(tmp.path()).unwrap();
+    let back = data::image_folder(tmp.path(), &FolderConfig { size: Some((28, 28)), channels: Some(1), ..FolderConfig::default() }).unwrap();
+    assert!(back.is_compact() && back.len() == 600);
+    // the reader numbers classes in the order of their folder names ("Ankle boot" first),
+    // and reads each class's files in the order they were written
+    let saved_name = |k: usize| many.class_names[k].replace('/', "-");
+    let labels = many.labels_vec();
+    let mut order = Vec::new();
+    for name in &back.class_names {
+        let k = (0..many.class_names.len()).find(|&k| saved_name(k) == *name).expect("a class read back that was never written");
+        order.extend((0..labels.len()).filter(|&i| labels[i] == k as i64));
+    }
+    let want = many.select(&order).unwrap();
+    let want_names: Vec<String> = want.labels_vec().iter().map(|&l| saved_name(l as usize)).collect();
+    let back_names: Vec<String> = back.labels_vec().iter().map(|&l| back.class_names[l as usize].clone()).collect();
+    assert_eq!(back_names, want_names);
+    assert!(back.pixel_bytes().unwrap() == want.pixel_bytes().unwrap(), "the bytes read differ from the bytes written");
+}
+
+#[test]
 fn unreadable_image_in_folder_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let good = image::GrayImage::from_pixel(4, 4, image::Luma([9]));
