@@ -27,6 +27,7 @@ mod folder;
 mod inversion;
 pub mod scheduler;
 pub mod tokenizer;
+mod tokenizer_files;
 pub mod unet;
 pub mod vae;
 
