@@ -28,7 +28,7 @@ pub(super) fn token_text(v: &Value) -> Option<String> {
 }
 
 /// A vocabulary id from JSON: a non-negative integer.
-pub(super) fn json_id(v: &Value, path: &Path, what: &str) -> Result<i64> {
+fn json_id(v: &Value, path: &Path, what: &str) -> Result<i64> {
     v.as_u64()
         .and_then(|n| i64::try_from(n).ok())
         .ok_or_else(|| Error::format(path, format!("{what}: id {v} is not a non-negative integer")))
